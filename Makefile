@@ -1,0 +1,32 @@
+# Thin wrapper: everything real lives in CMake.  Each entry point installs
+# missing Debian packages first, so a fresh Debian 12 machine needs nothing else.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+DEPS = clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev cmake g++ make pkg-config \
+       nlohmann-json3-dev libgtest-dev libcli11-dev libfmt-dev python3-jsonschema git
+
+.PHONY: all deps build run test clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing $$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: need root to apt-get install: $$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/odfbench doctor
+	$(BUILD)/odfbench run bench/fork-latency-quick.json
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 600
+
+clean:
+	rm -rf $(BUILD)

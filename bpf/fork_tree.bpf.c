@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Concern: which processes belong to a trial, and each fork's page-table bytes.
+ * sched_process_fork fires in the parent after copy_process, before the child
+ * runs, so the child's mm->pgtables_bytes is exactly what fork built for it. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "procs.bpf.h"
+
+static __always_inline __u64 mm_pgtables(struct mm_struct *mm)
+{
+	if (!mm)
+		return 0;
+	return BPF_CORE_READ(mm, pgtables_bytes.counter);
+}
+
+/* mm->flags is an unsigned long before 6.17 and a bitmap struct after: read
+ * its first word by offset so both layouts work.  Bit meanings are the
+ * harness's business, and only once the ODF variant is identified. */
+static __always_inline __u64 mm_flags_word(struct mm_struct *mm)
+{
+	__u64 w = 0;
+	if (mm)
+		bpf_probe_read_kernel(&w, sizeof(w), (char *)mm + bpf_core_field_offset(struct mm_struct, flags));
+	return w;
+}
+
+static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	struct proc_stats *ps = bpf_map_lookup_elem(&procs, &ptgid);
+	struct proc_stats cs = {};
+	struct mm_struct *pmm, *cmm;
+
+	if (!ps || ptgid == ctgid) /* untracked, or a new thread */
+		return 0;
+	pmm = BPF_CORE_READ(parent, mm);
+	cmm = BPF_CORE_READ(child, mm);
+	cs.birth_ns = bpf_ktime_get_ns();
+	cs.parent_tgid = ptgid;
+	cs.birth_pgtables_bytes = mm_pgtables(cmm);
+	cs.birth_parent_pgtables_bytes = mm_pgtables(pmm);
+	cs.birth_mm_flags = mm_flags_word(cmm);
+	bpf_map_update_elem(&procs, &ctgid, &cs, BPF_NOEXIST);
+
+	ADD(ps->forks, 1);
+	ps->last_child_tgid = ctgid;
+	ps->last_child_pgtables_bytes = cs.birth_pgtables_bytes;
+	ps->last_parent_pgtables_bytes = cs.birth_parent_pgtables_bytes;
+	ps->last_child_mm_flags = cs.birth_mm_flags;
+	ps->last_parent_mm_flags = mm_flags_word(pmm);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(parent, child);
+}
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(fork_raw, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(parent, child);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,231 @@
+// odfbench: the command line.  doctor | list | run
+#include <cstdio>
+#include <iostream>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "odf_detect.h"
+#include "odf_switch.h"
+#include "probes.h"
+#include "results_file.h"
+#include "runner.h"
+#include "sizes.h"
+#include "spec.h"
+#include "sysinfo.h"
+#include "workload.h"
+
+using namespace odfb;
+
+namespace {
+
+[[noreturn]] void die(const std::string &msg, int code = 2)
+{
+	fmt::print(stderr, "odfbench: error: {}\n", msg);
+	std::exit(code);
+}
+
+struct ProbeFlags {
+	bool verbose = false, no_fentry = false, no_kprobe = false, no_tp_btf = false;
+	ProbeOptions options() const { return {verbose, !no_fentry, !no_kprobe, !no_tp_btf}; }
+	void add(CLI::App *app)
+	{
+		app->add_flag("-v,--verbose", verbose, "Print libbpf's log");
+		app->add_flag("--no-fentry", no_fentry, "Do not use fentry/fexit (test the kprobe fallback)");
+		app->add_flag("--no-kprobe", no_kprobe, "Do not use kprobes");
+		app->add_flag("--no-tp-btf", no_tp_btf, "Do not use tp_btf (test the raw_tp fallback)");
+	}
+};
+
+int cmd_doctor(bool as_json, const ProbeFlags &pf)
+{
+	OdfInfo odf = detect_odf();
+	nlohmann::json j = {{"kernel", {{"release", kernel_release()}, {"btf", kernel_btf_present()}}},
+			    {"odf", odf.to_json()},
+			    {"use_odf_present", odf.use_odf_present},
+			    {"thp", thp_mode()},
+			    {"host", host_json()},
+			    {"tool", {{"version", ODFBENCH_VERSION}, {"git", ODFBENCH_GIT}}}};
+	std::string why;
+	if (!have_bpf_privileges(why)) {
+		j["probes"] = nlohmann::json::array();
+		j["probe_error"] = why;
+	} else {
+		try {
+			auto probes = Probes::open(odf, pf.options());
+			j["probes"] = probes->report_json();
+			j["capabilities"] = probes->capabilities_json();
+		} catch (const std::exception &e) {
+			j["probes"] = nlohmann::json::array();
+			j["probe_error"] = e.what();
+		}
+	}
+	if (as_json) {
+		std::cout << j.dump(2) << "\n";
+		return j.contains("probe_error") ? 1 : 0;
+	}
+	fmt::print("kernel      {}  (BTF: {})\n", j["kernel"]["release"].get<std::string>(), kernel_btf_present() ? "yes" : "no");
+	fmt::print("odf         {}\n", variant_name(odf.variant));
+	for (const auto &e : odf.evidence)
+		fmt::print("              - {}\n", e);
+	fmt::print("use_odf     {}\n", odf.use_odf_present ? "present" : "absent");
+	fmt::print("thp         {}\n", thp_mode());
+	if (j.contains("probe_error"))
+		fmt::print("probes      not loaded: {}\n", j["probe_error"].get<std::string>());
+	for (const auto &p : j["probes"])
+		fmt::print("probe       {:<22} {:<4} {:<10} {}\n", p["name"].get<std::string>(), p["attached"] ? "yes" : "no",
+			   p["mechanism"].get<std::string>(), p["reason"].get<std::string>());
+	return j.contains("probe_error") ? 1 : 0;
+}
+
+int cmd_list(bool as_json)
+{
+	nlohmann::json j = {{"workloads", nlohmann::json::array()}, {"probes", nlohmann::json::array()}};
+	for (const auto &n : workload_names()) {
+		auto w = make_workload(n);
+		j["workloads"].push_back({{"name", n}, {"description", w->description()}, {"metrics", w->metrics()}});
+	}
+	for (const char *p : {"sched_process_fork", "clone_syscall", "page_fault_user", "copy_page_range", "copy_page_range_tfork",
+			      "copy_pte_range", "handle_cow_pte", "cow_pte_fallback", "handle_mm_fault", "tfork_one_pte_table"})
+		j["probes"].push_back(p);
+	j["modes"] = {"fork", "odf", "odf-procfs"};
+	if (as_json) {
+		std::cout << j.dump(2) << "\n";
+		return 0;
+	}
+	fmt::print("workloads:\n");
+	for (const auto &w : j["workloads"])
+		fmt::print("  {:<16} {}\n", w["name"].get<std::string>(), w["description"].get<std::string>());
+	fmt::print("modes:\n  fork, odf, odf-procfs\nprobes:\n");
+	for (const auto &p : j["probes"])
+		fmt::print("  {}\n", p.get<std::string>());
+	return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+	set_protected_pid(getpid());
+	CLI::App app{"odfbench: eBPF-instrumented evaluation of On-Demand-Fork (EuroSys'21)"};
+	app.require_subcommand(1);
+	app.set_version_flag("--version", std::string(ODFBENCH_VERSION) + " (" + ODFBENCH_GIT + ")");
+
+	bool json = false;
+	ProbeFlags pf;
+	auto *doctor = app.add_subcommand("doctor", "Report the kernel, the ODF variant and every probe's mechanism");
+	doctor->add_flag("--json", json, "JSON output");
+	pf.add(doctor);
+
+	bool list_json = false;
+	auto *list = app.add_subcommand("list", "List workloads, modes and probes");
+	list->add_flag("--json", list_json, "JSON output");
+
+	auto *run = app.add_subcommand("run", "Run an experiment spec, or one given by flags");
+	std::string spec_path, workload, sizes, modes, output, params_json;
+	int reps = -1, warmup = -1;
+	bool no_progress = false;
+	run->add_option("spec", spec_path, "Experiment spec (JSON), e.g. bench/fork-latency-quick.json");
+	run->add_option("-w,--workload", workload, "Workload name (see `odfbench list`)");
+	run->add_option("-s,--sizes", sizes, "Footprints, e.g. 64M,256M,1G");
+	run->add_option("-m,--modes", modes, "fork,odf,odf-procfs");
+	run->add_option("-n,--reps", reps, "Measured trials per cell");
+	run->add_option("--warmup", warmup, "Warmup trials per cell (not summarized)");
+	run->add_option("-o,--output", output, "Results file (must not exist); default results/<name>-<time>.json");
+	run->add_option("--params", params_json, "Workload parameters as a JSON object, e.g. '{\"thp\":true}'");
+	run->add_flag("--no-progress", no_progress, "No progress line");
+	pf.add(run);
+
+	try {
+		app.parse(argc, argv);
+	} catch (const CLI::CallForHelp &e) {
+		return app.exit(e);
+	} catch (const CLI::CallForVersion &e) {
+		return app.exit(e);
+	} catch (const CLI::ParseError &e) {
+		die(e.what());
+	}
+
+	if (*doctor)
+		return cmd_doctor(json, pf);
+	if (*list)
+		return cmd_list(list_json);
+
+	// run: validate everything before any work starts.
+	RunSpec spec;
+	try {
+		if (!spec_path.empty()) {
+			if (!workload.empty() || !sizes.empty() || !modes.empty() || !params_json.empty())
+				throw SpecError("give either a spec file or --workload/--sizes/--modes/--params, not both");
+			spec = load_spec_file(spec_path);
+			for (auto &e : spec.experiments) {
+				if (reps >= 0)
+					e.reps = reps;
+				if (warmup >= 0)
+					e.warmup = warmup;
+			}
+		} else {
+			if (workload.empty())
+				throw SpecError("--workload is required without a spec file");
+			nlohmann::json j = {{"workload", workload}};
+			if (sizes.empty())
+				throw SpecError("--sizes is required without a spec file");
+			j["sizes"] = sizes;
+			if (!modes.empty())
+				j["modes"] = modes;
+			if (reps != -1)
+				j["reps"] = reps;
+			if (warmup != -1)
+				j["warmup"] = warmup;
+			if (!params_json.empty()) {
+				try {
+					j["params"] = nlohmann::json::parse(params_json);
+				} catch (const nlohmann::json::parse_error &) {
+					throw SpecError(fmt::format("--params: not valid JSON: {}", params_json));
+				}
+			}
+			spec = parse_spec(j);
+		}
+		if (!output.empty())
+			spec.output = output;
+		if (reps == 0 || reps < -1)
+			throw SpecError(fmt::format("--reps: {} is out of range [1, 1000000]", reps));
+		if (warmup < -1)
+			throw SpecError(fmt::format("--warmup: {} is out of range [0, 1000000]", warmup));
+	} catch (const SpecError &e) {
+		die(e.what());
+	}
+
+	std::string why;
+	if (!have_bpf_privileges(why))
+		die(why);
+	RunOptions ropts;
+	ropts.progress = !no_progress;
+	try {
+		check_memory(spec, ropts);
+	} catch (const SpecError &e) {
+		die(e.what());
+	}
+	std::unique_ptr<ResultsFile> out;
+	try {
+		out = std::make_unique<ResultsFile>(spec.output ? *spec.output : ResultsFile::default_path("results", spec.name));
+	} catch (const std::exception &e) {
+		die(e.what());
+	}
+	OdfInfo odf = detect_odf();
+	std::unique_ptr<Probes> probes;
+	try {
+		probes = Probes::open(odf, pf.options());
+	} catch (const std::exception &e) {
+		unlink(out->path().c_str());
+		die(e.what());
+	}
+	install_signal_handlers();
+	try {
+		return run_spec(spec, odf, *probes, *out, ropts);
+	} catch (const std::exception &e) {
+		die(e.what(), 1);
+	}
+}

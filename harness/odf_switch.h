@@ -1,0 +1,45 @@
+// Switching ODF on, the way each variant expects, and only ever in a process
+// odfbench created: on 6.0.6 the flag can never be cleared again.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include <sys/types.h>
+#include <nlohmann/json_fwd.hpp>
+
+#include "odf_detect.h"
+#include "workload.h"
+
+extern "C" {
+#include <linux/types.h>
+#include "odfbench.h"
+}
+
+namespace odfb {
+
+// The pid of the odfbench process that must never be switched; set in main().
+void set_protected_pid(pid_t pid);
+
+// /proc/<pid>/use_odf as text ("0"/"1"), or "" if absent.
+std::string read_use_odf(pid_t pid);
+
+// In the runner (never the main process): the in-process switch.
+// 6.0.6: prctl(65) sets READY and the next clone turns it on; paper: the
+// switch is syscall 439 itself, so env.fork_fn becomes tfork.  Throws
+// std::runtime_error if the kernel refuses.
+nlohmann::json enable_in_process(TrialEnv &env);
+
+// From the main process, for a runner it created: write /proc/<pid>/use_odf.
+nlohmann::json enable_procfs(pid_t runner);
+
+// What one fork left behind, judged against the region it was meant to share.
+struct ForkEvidence {
+	bool flag_known = false;      // the variant's "ODF on" mm flag bit is meaningful
+	bool flag_in_child = false;
+	bool sharing_observed = false;
+	int64_t tables_shared_est = 0;  // (parent - child) pgtables_bytes / 4096
+};
+
+ForkEvidence fork_evidence(const OdfInfo &odf, const proc_stats &parent_after_fork, uint64_t region_bytes);
+
+}  // namespace odfb

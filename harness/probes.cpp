@@ -1,0 +1,481 @@
+#include "probes.h"
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "clone_latency.skel.h"
+#include "fork_copy.skel.h"
+#include "fork_tree.skel.h"
+#include "odf_tables.skel.h"
+#include "page_faults.skel.h"
+
+namespace odfb {
+
+namespace {
+
+std::string g_libbpf_log;
+bool g_verbose = false;
+
+int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	char buf[1024];
+	int n = vsnprintf(buf, sizeof(buf), fmt, args);
+	if (g_verbose)
+		fputs(buf, stderr);
+	else if (g_libbpf_log.size() < 64 * 1024)
+		g_libbpf_log += buf;
+	return n;
+}
+
+std::string errtext(int err)
+{
+	err = err < 0 ? -err : err;
+	return fmt::format("{} ({})", std::strerror(err), err);
+}
+
+// A skeleton behind a uniform face, so one loop can open, retry and destroy any of them.
+struct Object {
+	std::string name;
+	std::function<bpf_object *()> open;
+	std::function<void()> destroy;
+	std::function<void()> configure;  // rodata, before load
+	bpf_object *obj = nullptr;
+	bool loaded = false;
+};
+
+template <class Skel>
+Object make_object(const char *name, Skel *(*open_fn)(), void (*destroy_fn)(Skel *),
+		   std::function<void(Skel *)> configure = {})
+{
+	auto holder = std::make_shared<Skel *>(nullptr);
+	Object o;
+	o.name = name;
+	o.open = [holder, open_fn]() -> bpf_object * {
+		*holder = open_fn();
+		return *holder ? (*holder)->obj : nullptr;
+	};
+	o.destroy = [holder, destroy_fn]() {
+		if (*holder)
+			destroy_fn(*holder);
+		*holder = nullptr;
+	};
+	o.configure = [holder, configure]() {
+		if (configure && *holder)
+			configure(*holder);
+	};
+	return o;
+}
+
+enum class Kind { Tracepoint, Function };
+
+// One probe = one concern's attach point, with a program set per mechanism.
+struct ProbeDef {
+	const char *name;
+	const char *object;
+	Kind kind;
+	std::vector<const char *> primary;   // fentry/fexit or tp_btf programs
+	std::vector<const char *> fallback;  // kprobe/kretprobe or raw_tp programs
+	const char *btf_name;                // BTF func, or tracepoint (btf_trace_<tp>)
+	OdfVariant only_on = OdfVariant::None;  // None: any kernel
+	const char *only_why = nullptr;
+};
+
+const std::vector<ProbeDef> &probe_defs()
+{
+	static const std::vector<ProbeDef> defs = {
+		{"sched_process_fork", "fork_tree", Kind::Tracepoint, {"fork_btf"}, {"fork_raw"}, "sched_process_fork"},
+		{"clone_syscall", "clone_latency", Kind::Tracepoint, {"enter_btf", "exit_btf"}, {"enter_raw", "exit_raw"}, "sys_enter"},
+		{"page_fault_user", "page_faults", Kind::Tracepoint, {"fault_btf"}, {"fault_raw"}, "page_fault_user"},
+		{"copy_page_range", "fork_copy", Kind::Function, {"cpr_fentry", "cpr_fexit"}, {"cpr_kprobe", "cpr_kretprobe"}, "copy_page_range"},
+		{"copy_page_range_tfork", "fork_copy", Kind::Function, {"cprt_fentry", "cprt_fexit"}, {"cprt_kprobe", "cprt_kretprobe"}, "copy_page_range_tfork"},
+		{"copy_pte_range", "odf_tables", Kind::Function, {"cpte_fentry"}, {"cpte_kprobe"}, "copy_pte_range"},
+		{"handle_cow_pte", "odf_tables", Kind::Function, {"hcp_fentry", "hcp_fexit"}, {"hcp_kprobe", "hcp_kretprobe"}, "handle_cow_pte"},
+		{"cow_pte_fallback", "odf_tables", Kind::Function, {"fallback_fentry"}, {"fallback_kprobe"}, "cow_pte_fallback"},
+		{"handle_mm_fault", "odf_tables", Kind::Function, {"hmf_fentry", "hmf_fexit"}, {"hmf_kprobe", "hmf_kretprobe"}, "handle_mm_fault",
+		 OdfVariant::Patchset60, "only attached on patchset-6.0 kernels, where it tells fault-time cow_pte_fallback from munmap/exit"},
+		{"tfork_one_pte_table", "odf_tables", Kind::Function, {"tfork_fentry"}, {"tfork_kprobe"}, "tfork_one_pte_table"},
+	};
+	return defs;
+}
+
+// libbpf-tools' fentry_try_attach: load and attach an empty fentry program.
+int fentry_try_attach(int btf_id)
+{
+	struct bpf_insn insns[] = {
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 0},
+		{.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY, .attach_btf_id = (__u32)btf_id);
+	int prog_fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "odfb_probe", "GPL", insns, 2, &opts);
+	if (prog_fd < 0)
+		return -errno;
+	int link_fd = bpf_raw_tracepoint_open(nullptr, prog_fd);
+	int err = link_fd < 0 ? -errno : 0;
+	if (link_fd >= 0)
+		close(link_fd);
+	close(prog_fd);
+	return err;
+}
+
+struct Kallsyms {
+	std::set<std::string> exact;
+	std::map<std::string, std::string> suffixed;  // base -> first "base.isra.0"
+	bool readable = false;
+};
+
+Kallsyms read_kallsyms(const std::set<std::string> &wanted)
+{
+	Kallsyms k;
+	std::ifstream in("/proc/kallsyms");
+	k.readable = static_cast<bool>(in);
+	std::string addr, type, name;
+	while (in >> addr >> type >> name) {
+		in.ignore(1 << 20, '\n');
+		if (type != "t" && type != "T")
+			continue;
+		auto dot = name.find('.');
+		std::string base = name.substr(0, dot);
+		if (!wanted.count(base))
+			continue;
+		if (dot == std::string::npos)
+			k.exact.insert(base);
+		else
+			k.suffixed.emplace(base, name);
+	}
+	return k;
+}
+
+}  // namespace
+
+struct Probes::Impl {
+	std::vector<Object> objects;
+	std::vector<bpf_link *> links;
+	struct btf *vmlinux = nullptr;
+	~Impl()
+	{
+		for (auto *l : links)
+			bpf_link__destroy(l);
+		for (auto &o : objects)
+			o.destroy();
+		btf__free(vmlinux);
+	}
+};
+
+nlohmann::json ProbeStatus::to_json() const
+{
+	return {{"name", name},         {"concern", concern}, {"mechanism", mechanism},
+		{"program_type", program_type}, {"attached", attached}, {"reason", reason}};
+}
+
+nlohmann::json Probes::report_json() const
+{
+	auto a = nlohmann::json::array();
+	for (const auto &p : report_)
+		a.push_back(p.to_json());
+	return a;
+}
+
+nlohmann::json Probes::capabilities_json() const { return caps_ ? *caps_ : nlohmann::json::object(); }
+
+bool Probes::attached(const std::string &name) const
+{
+	for (const auto &p : report_)
+		if (p.name == name)
+			return p.attached;
+	return false;
+}
+
+Probes::~Probes()
+{
+	impl_.reset();  // links before objects before maps
+	if (procs_fd_ >= 0)
+		close(procs_fd_);
+	if (inflight_fd_ >= 0)
+		close(inflight_fd_);
+	delete caps_;
+}
+
+std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opts)
+{
+	g_verbose = opts.verbose;
+	libbpf_set_print(libbpf_print);
+	std::unique_ptr<Probes> p(new Probes());
+	p->impl_ = std::make_unique<Impl>();
+	auto &impl = *p->impl_;
+	p->caps_ = new nlohmann::json(nlohmann::json::object());
+	auto &caps = *p->caps_;
+
+	// Per-run maps: every object reuses these, and nothing is pinned, so two
+	// runs never share state and everything goes away with the fds.
+	LIBBPF_OPTS(bpf_map_create_opts, mopts);
+	p->procs_fd_ = bpf_map_create(BPF_MAP_TYPE_HASH, "odfb_procs", sizeof(__u32), sizeof(proc_stats), ODFB_MAX_PROCS, &mopts);
+	if (p->procs_fd_ < 0)
+		throw std::runtime_error(fmt::format("cannot create BPF maps: {}", errtext(errno)));
+	p->inflight_fd_ = bpf_map_create(BPF_MAP_TYPE_HASH, "odfb_inflight", sizeof(inflight_key), sizeof(__u64), ODFB_MAX_PROCS, &mopts);
+	if (p->inflight_fd_ < 0)
+		throw std::runtime_error(fmt::format("cannot create BPF maps: {}", errtext(errno)));
+
+	long tfork_nr = odf.variant == OdfVariant::Paper56 ? 439 : -1;
+	impl.objects.push_back(make_object<fork_tree_bpf>("fork_tree", fork_tree_bpf__open, fork_tree_bpf__destroy));
+	impl.objects.push_back(make_object<clone_latency_bpf>("clone_latency", clone_latency_bpf__open, clone_latency_bpf__destroy,
+							     [tfork_nr](clone_latency_bpf *s) { s->rodata->tfork_nr = tfork_nr; }));
+	impl.objects.push_back(make_object<page_faults_bpf>("page_faults", page_faults_bpf__open, page_faults_bpf__destroy));
+	impl.objects.push_back(make_object<fork_copy_bpf>("fork_copy", fork_copy_bpf__open, fork_copy_bpf__destroy));
+	impl.objects.push_back(make_object<odf_tables_bpf>("odf_tables", odf_tables_bpf__open, odf_tables_bpf__destroy));
+
+	impl.vmlinux = btf__load_vmlinux_btf();
+	if (!impl.vmlinux)
+		impl.vmlinux = nullptr;
+	bool have_btf = impl.vmlinux != nullptr;
+
+	std::set<std::string> fn_names;
+	for (const auto &d : probe_defs())
+		if (d.kind == Kind::Function)
+			fn_names.insert(d.btf_name);
+	Kallsyms ks = read_kallsyms(fn_names);
+
+	// Decide each probe's mechanism before load, as libbpf-tools does.
+	struct Choice {
+		const ProbeDef *def;
+		ProbeStatus st;
+		bool use_primary = false, use_fallback = false;
+		std::string primary_err;
+	};
+	std::vector<Choice> choices;
+	std::string fentry_cap_err;
+	bool fentry_cap_tested = false;
+	for (const auto &d : probe_defs()) {
+		Choice c{&d, {}, false, false, {}};
+		c.st.name = d.name;
+		c.st.concern = d.object;
+		c.st.mechanism = "none";
+		if (d.kind == Kind::Tracepoint) {
+			std::string tname = std::string("btf_trace_") + d.btf_name;
+			if (!opts.allow_tp_btf)
+				c.primary_err = "tp_btf disabled by option";
+			else if (!have_btf)
+				c.primary_err = "tp_btf needs kernel BTF (/sys/kernel/btf/vmlinux absent)";
+			else if (btf__find_by_name_kind(impl.vmlinux, tname.c_str(), BTF_KIND_TYPEDEF) <= 0)
+				c.primary_err = fmt::format("{} not in kernel BTF", tname);
+			else
+				c.use_primary = true;
+			c.use_fallback = !c.use_primary;
+		} else {
+			bool present = ks.exact.count(d.btf_name) > 0;
+			if (d.only_on != OdfVariant::None && odf.variant != d.only_on) {
+				c.st.reason = fmt::format("not attempted: {}", d.only_why);
+				choices.push_back(std::move(c));
+				continue;
+			}
+			if (!present) {
+				auto s = ks.suffixed.find(d.btf_name);
+				c.st.reason = s != ks.suffixed.end()
+						      ? fmt::format("only the compiler-specialized {} is in /proc/kallsyms", s->second)
+						      : fmt::format("{} is not in /proc/kallsyms{}", d.btf_name,
+								    ks.readable ? "" : " (unreadable)");
+				choices.push_back(std::move(c));
+				continue;
+			}
+			int id = have_btf ? btf__find_by_name_kind(impl.vmlinux, d.btf_name, BTF_KIND_FUNC) : -ENOENT;
+			if (!opts.allow_fentry)
+				c.primary_err = "fentry disabled by option";
+			else if (!have_btf)
+				c.primary_err = "fentry needs kernel BTF (/sys/kernel/btf/vmlinux absent)";
+			else if (id <= 0)
+				c.primary_err = fmt::format("{} not in kernel BTF", d.btf_name);
+			else {
+				int err = fentry_try_attach(id);
+				if (!fentry_cap_tested) {
+					fentry_cap_tested = true;
+					fentry_cap_err = err ? errtext(err) : "";
+				}
+				if (err == 0)
+					c.use_primary = true;
+				else
+					c.primary_err = fmt::format("fentry: {}{}", errtext(err),
+								    err == -524 ? " (no BPF JIT/trampoline on this kernel)" : "");
+			}
+			if (!c.use_primary && opts.allow_kprobe)
+				c.use_fallback = true;
+			else if (!c.use_primary)
+				c.primary_err += "; kprobe disabled by option";
+		}
+		choices.push_back(std::move(c));
+	}
+
+	auto set_autoload = [&](Object &o) {
+		bpf_program *prog;
+		bpf_object__for_each_program(prog, o.obj) bpf_program__set_autoload(prog, false);
+		bool any = false;
+		for (auto &c : choices) {
+			if (c.def->object != o.name)
+				continue;
+			for (auto *n : c.use_primary ? c.def->primary : c.use_fallback ? c.def->fallback : std::vector<const char *>{}) {
+				bpf_program__set_autoload(bpf_object__find_program_by_name(o.obj, n), true);
+				any = true;
+			}
+		}
+		return any;
+	};
+
+	for (auto &o : impl.objects) {
+		// Two tries: if a primary-mechanism program fails to load, retry that
+		// object with every probe on its fallback.
+		for (int attempt = 0; attempt < 2 && !o.loaded; ++attempt) {
+			g_libbpf_log.clear();
+			o.obj = o.open();
+			if (!o.obj) {
+				for (auto &c : choices)
+					if (c.def->object == o.name)
+						c.st.reason = fmt::format("cannot open {}.bpf.o: {}", o.name, errtext(errno));
+				break;
+			}
+			o.configure();
+			if (!set_autoload(o)) {
+				o.destroy();
+				o.obj = nullptr;
+				break;
+			}
+			bpf_map__reuse_fd(bpf_object__find_map_by_name(o.obj, "procs"), p->procs_fd_);
+			bpf_map__reuse_fd(bpf_object__find_map_by_name(o.obj, "inflight"), p->inflight_fd_);
+			int err = bpf_object__load(o.obj);
+			if (!err) {
+				o.loaded = true;
+				break;
+			}
+			std::string why = fmt::format("load failed: {}", errtext(err));
+			auto nl = g_libbpf_log.find_last_not_of('\n');
+			if (!g_libbpf_log.empty()) {
+				auto last = g_libbpf_log.substr(0, nl + 1);
+				last = last.substr(last.rfind('\n') == std::string::npos ? 0 : last.rfind('\n') + 1);
+				why += ": " + last;
+			}
+			o.destroy();
+			o.obj = nullptr;
+			bool retry = false;
+			for (auto &c : choices) {
+				if (c.def->object != o.name || !c.use_primary)
+					continue;
+				c.primary_err = fmt::format("{} {}", c.def->kind == Kind::Function ? "fentry" : "tp_btf", why);
+				c.use_primary = false;
+				c.use_fallback = c.def->kind == Kind::Tracepoint || opts.allow_kprobe;
+				retry = true;
+			}
+			if (!retry) {
+				for (auto &c : choices)
+					if (c.def->object == o.name && c.use_fallback)
+						c.st.reason = why;
+				break;
+			}
+		}
+	}
+
+	// Attach probe by probe; a failure only costs that probe.
+	for (auto &c : choices) {
+		Object *o = nullptr;
+		for (auto &ob : impl.objects)
+			if (ob.name == c.def->object)
+				o = &ob;
+		bool fn = c.def->kind == Kind::Function;
+		if (!(c.use_primary || c.use_fallback)) {
+			if (c.st.reason.empty())
+				c.st.reason = c.primary_err;
+			p->report_.push_back(c.st);
+			continue;
+		}
+		c.st.program_type = c.use_primary ? (fn ? "fentry/fexit" : "tp_btf") : (fn ? "kprobe/kretprobe" : "raw_tp");
+		if (!o || !o->loaded) {
+			if (c.st.reason.empty())
+				c.st.reason = "object not loaded";
+			if (!c.primary_err.empty())
+				c.st.reason = c.primary_err + "; " + c.st.reason;
+			p->report_.push_back(c.st);
+			continue;
+		}
+		std::vector<bpf_link *> mine;
+		std::string err;
+		for (auto *n : c.use_primary ? c.def->primary : c.def->fallback) {
+			bpf_link *l = bpf_program__attach(bpf_object__find_program_by_name(o->obj, n));
+			if (!l) {
+				err = fmt::format("{} attach of {} failed: {}", c.st.program_type, n, errtext(errno));
+				break;
+			}
+			mine.push_back(l);
+		}
+		if (!err.empty()) {
+			for (auto *l : mine)
+				bpf_link__destroy(l);
+			c.st.reason = c.primary_err.empty() ? err : c.primary_err + "; " + err;
+		} else {
+			impl.links.insert(impl.links.end(), mine.begin(), mine.end());
+			c.st.attached = true;
+			c.st.mechanism = c.use_primary ? (fn ? "fentry" : "tp_btf") : (fn ? "kprobe" : "tracepoint");
+			c.st.reason = c.primary_err.empty() ? "" : "fell back: " + c.primary_err;
+		}
+		p->report_.push_back(c.st);
+	}
+
+	bool kprobe_ok = false, tp_btf_ok = false;
+	for (const auto &s : p->report_) {
+		kprobe_ok |= s.attached && s.mechanism == "kprobe";
+		tp_btf_ok |= s.attached && s.mechanism == "tp_btf";
+	}
+	caps["btf"] = have_btf;
+	caps["fentry"] = {{"available", fentry_cap_tested && fentry_cap_err.empty()},
+			  {"reason", !fentry_cap_tested ? "not tested (no target function in BTF)" : fentry_cap_err}};
+	caps["kprobe"] = {{"available", kprobe_ok}};
+	caps["tp_btf"] = {{"available", tp_btf_ok}};
+	return p;
+}
+
+void ProcTable::track(pid_t tgid)
+{
+	__u32 k = static_cast<__u32>(tgid);
+	proc_stats zero{};
+	bpf_map_update_elem(fd_, &k, &zero, BPF_ANY);
+}
+
+std::optional<proc_stats> ProcTable::read(pid_t tgid) const
+{
+	__u32 k = static_cast<__u32>(tgid);
+	proc_stats v{};
+	if (bpf_map_lookup_elem(fd_, &k, &v) != 0)
+		return std::nullopt;
+	return v;
+}
+
+void ProcTable::forget(pid_t tgid)
+{
+	__u32 k = static_cast<__u32>(tgid);
+	bpf_map_delete_elem(fd_, &k);
+}
+
+size_t ProcTable::size() const
+{
+	__u32 k, next;
+	size_t n = 0;
+	__u32 *prev = nullptr;
+	while (bpf_map_get_next_key(fd_, prev, &next) == 0) {
+		++n;
+		k = next;
+		prev = &k;
+	}
+	return n;
+}
+
+}  // namespace odfb

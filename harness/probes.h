@@ -1,0 +1,78 @@
+// The BPF probes: choose a mechanism per probe at run time (fentry, then
+// kprobe; tp_btf, then raw_tp), attach what the kernel allows, and say why
+// for everything else.  A missing optional probe never fails a run.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+#include <nlohmann/json_fwd.hpp>
+
+#include "odf_detect.h"
+
+extern "C" {
+#include <linux/types.h>
+#include "odfbench.h"
+}
+
+namespace odfb {
+
+struct ProbeStatus {
+	std::string name;
+	std::string concern;     // the .bpf.c object it lives in
+	std::string mechanism;   // fentry | kprobe | tp_btf | tracepoint | none
+	std::string program_type;  // fentry/fexit, kprobe/kretprobe, tp_btf, raw_tp
+	bool attached = false;
+	std::string reason;      // why not attached, or a note
+	nlohmann::json to_json() const;
+};
+
+struct ProbeOptions {
+	bool verbose = false;        // print libbpf's own log
+	bool allow_fentry = true;    // tests force the fallbacks with these
+	bool allow_kprobe = true;
+	bool allow_tp_btf = true;
+};
+
+class Probes {
+public:
+	// Loads and attaches every probe this kernel supports.  Never throws for a
+	// probe that cannot attach; throws std::runtime_error only when the shared
+	// maps cannot be created (no BPF at all).
+	static std::unique_ptr<Probes> open(const OdfInfo &odf, const ProbeOptions &opts = {});
+	~Probes();
+
+	const std::vector<ProbeStatus> &report() const { return report_; }
+	nlohmann::json report_json() const;
+	nlohmann::json capabilities_json() const;
+	bool attached(const std::string &name) const;
+	// The shared tracked-process map; a forked runner inherits it.
+	int procs_fd() const { return procs_fd_; }
+
+	struct Impl;
+
+private:
+	Probes() = default;
+	std::vector<ProbeStatus> report_;
+	nlohmann::json *caps_ = nullptr;
+	int procs_fd_ = -1, inflight_fd_ = -1;
+	std::unique_ptr<Impl> impl_;
+};
+
+// The per-process counters, through the procs map fd (usable after fork).
+class ProcTable {
+public:
+	explicit ProcTable(int fd) : fd_(fd) {}
+	bool valid() const { return fd_ >= 0; }
+	void track(pid_t tgid);  // start (or restart) counting this process from zero
+	std::optional<proc_stats> read(pid_t tgid) const;
+	void forget(pid_t tgid);
+	size_t size() const;
+
+private:
+	int fd_;
+};
+
+}  // namespace odfb

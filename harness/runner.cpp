@@ -1,0 +1,369 @@
+#include "runner.h"
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <map>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "odf_switch.h"
+#include "sizes.h"
+#include "stats.h"
+#include "sysinfo.h"
+#include "workload.h"
+
+namespace odfb {
+
+namespace {
+volatile sig_atomic_t g_signals = 0;
+volatile sig_atomic_t g_tree = 0;  // pgid of the running cell's tree
+
+void on_signal(int)
+{
+	g_signals = g_signals + 1;
+	if (g_signals >= 2) {
+		if (g_tree > 0)
+			kill(-g_tree, SIGKILL);
+		const char msg[] = "\nodfbench: second interrupt, exiting now\n";
+		(void)!write(2, msg, sizeof(msg) - 1);
+		_exit(130);
+	}
+}
+
+// Newline-delimited JSON over a pipe, runner -> main.
+void send(int fd, const nlohmann::json &j)
+{
+	std::string s = j.dump() + "\n";
+	size_t off = 0;
+	while (off < s.size()) {
+		ssize_t n = write(fd, s.data() + off, s.size() - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(3);
+		off += static_cast<size_t>(n);
+	}
+}
+
+// The runner: everything here happens in the fresh process tree.
+[[noreturn]] void runner_main(const Experiment &e, uint64_t size, Mode mode, const OdfInfo &odf, const Probes &probes,
+			      int out_fd, int in_fd)
+{
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	try {
+		auto w = make_workload(e.workload);
+		TrialEnv env;
+		env.mode = mode;
+		env.odf = &odf;
+		env.procs = ProcTable(probes.procs_fd());
+		for (const auto &s : probes.report()) {
+			env.probe_attached[s.name] = s.attached;
+			env.probe_reason[s.name] = s.reason;
+		}
+		env.fork_fn = [] { return fork(); };
+		env.procs.track(getpid());
+		Params p{size, e.params};
+		nlohmann::json setup = w->setup(env, p);
+		setup["vm_pte_kb_before_enable"] = proc_status_kb(getpid(), "VmPTE");
+		send(out_fd, {{"type", "setup"}, {"setup", setup}});
+
+		nlohmann::json enable = nullptr;
+		if (mode == Mode::Odf)
+			enable = enable_in_process(env);
+		else if (mode == Mode::OdfProcfs) {
+			send(out_fd, {{"type", "enable-procfs"}});
+			char c = 0;
+			if (read(in_fd, &c, 1) != 1 || c != 'y')
+				throw std::runtime_error("the main process could not enable ODF through procfs");
+		}
+		send(out_fd, {{"type", "enabled"}, {"enable", enable}});
+
+		int total = e.warmup + e.reps;
+		for (int i = 0; i < total; ++i) {
+			nlohmann::json t = w->trial(env, p);
+			t["warmup"] = i < e.warmup;
+			if (i == 0)
+				t["use_odf_after"] = read_use_odf(getpid());
+			send(out_fd, {{"type", "trial"}, {"trial", t}});
+		}
+		send(out_fd, {{"type", "done"}});
+		_exit(0);
+	} catch (const std::exception &ex) {
+		send(out_fd, {{"type", "error"}, {"message", ex.what()}});
+		_exit(1);
+	}
+}
+
+struct Cell {
+	const Experiment *e;
+	uint64_t size;
+	Mode mode;
+};
+
+std::string signal_text(int status)
+{
+	if (WIFSIGNALED(status))
+		return fmt::format("killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+	return fmt::format("exited with status {}", WEXITSTATUS(status));
+}
+
+void progress_line(bool on, const std::string &s)
+{
+	if (on)
+		fmt::print(stderr, "\r\033[K{}", s);
+}
+
+nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, const Probes &probes, const RunOptions &opts,
+			bool show_progress, size_t cell_no, size_t cells)
+{
+	const Experiment &e = *c.e;
+	nlohmann::json r = {{"workload", e.workload},
+			    {"mode", mode_name(c.mode)},
+			    {"params", e.params},
+			    {"status", "ok"},
+			    {"reason", ""},
+			    {"trials", nlohmann::json::array()}};
+	r["params"]["size_bytes"] = c.size;
+	r["params"]["size"] = format_size(c.size);
+	std::string label = fmt::format("[{}/{}] {} {} {}", cell_no, cells, e.workload, format_size(c.size), mode_name(c.mode));
+
+	if (c.mode != Mode::Fork && odf.variant == OdfVariant::None) {
+		r["status"] = "unavailable";
+		r["reason"] = fmt::format("kernel {} has no ODF ({}); nothing was measured under this mode", kernel_release(),
+					  odf.evidence.empty() ? "not identified" : odf.evidence.front());
+		r["evidence"] = odf.evidence;
+		return r;
+	}
+	auto wl = make_workload(e.workload);
+	uint64_t need = wl->footprint(Params{c.size, e.params});
+	uint64_t avail = mem_available_bytes();
+	if (static_cast<double>(need) > opts.mem_fraction * static_cast<double>(avail)) {
+		r["status"] = "error";
+		r["reason"] = fmt::format("memory guard: needs {} but only {:.0f}% of MemAvailable ({}) may be used",
+					  format_size(need), opts.mem_fraction * 100, format_size(avail));
+		return r;
+	}
+
+	int to_main[2], to_runner[2];
+	if (pipe2(to_main, O_CLOEXEC) || pipe2(to_runner, O_CLOEXEC))
+		throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
+	uint64_t t_start = now_ns();
+	pid_t runner = fork();
+	if (runner < 0)
+		throw std::runtime_error(fmt::format("fork of the runner failed: {}", std::strerror(errno)));
+	if (runner == 0) {
+		setpgid(0, 0);  // its own group: the whole tree dies with one kill
+		close(to_main[0]);
+		close(to_runner[1]);
+		runner_main(e, c.size, c.mode, odf, probes, to_main[1], to_runner[0]);
+	}
+	setpgid(runner, runner);
+	g_tree = runner;
+	close(to_main[1]);
+	close(to_runner[0]);
+
+	std::string buf;
+	bool done = false, failed = false;
+	int total = e.warmup + e.reps, seen = 0;
+	progress_line(show_progress, label + " setting up");
+	while (!done) {
+		if (g_signals) {
+			r["status"] = "error";
+			r["reason"] = "interrupted";
+			r["interrupted"] = true;
+			break;
+		}
+		struct pollfd pfd = {to_main[0], POLLIN, 0};
+		int pr = poll(&pfd, 1, 200);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			continue;
+		char chunk[65536];
+		ssize_t n = read(to_main[0], chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;  // runner gone
+		buf.append(chunk, static_cast<size_t>(n));
+		size_t nl;
+		while ((nl = buf.find('\n')) != std::string::npos) {
+			auto msg = nlohmann::json::parse(buf.substr(0, nl));
+			buf.erase(0, nl + 1);
+			std::string type = msg["type"];
+			if (type == "setup")
+				r["setup"] = msg["setup"];
+			else if (type == "enable-procfs") {
+				char ok = 'y';
+				try {
+					r["enable"] = enable_procfs(runner);
+				} catch (const std::exception &ex) {
+					r["enable_error"] = ex.what();
+					ok = 'n';
+				}
+				(void)!write(to_runner[1], &ok, 1);
+			} else if (type == "enabled") {
+				if (!msg["enable"].is_null())
+					r["enable"] = msg["enable"];
+			} else if (type == "trial") {
+				r["trials"].push_back(msg["trial"]);
+				++seen;
+				progress_line(show_progress, fmt::format("{} trial {}/{}{}", label, seen, total,
+									 seen <= e.warmup ? " (warmup)" : ""));
+			} else if (type == "error") {
+				r["status"] = "error";
+				r["reason"] = msg["message"];
+				failed = true;
+			} else if (type == "done")
+				done = true;
+		}
+	}
+	kill(-runner, SIGKILL);  // the runner and anything it left behind
+	int status = 0;
+	waitpid(runner, &status, 0);
+	g_tree = 0;
+	close(to_main[0]);
+	close(to_runner[1]);
+	r["wall_ns"] = now_ns() - t_start;
+	if (!done && !failed && !r.contains("interrupted")) {
+		r["status"] = "error";
+		r["reason"] = fmt::format("runner {} before finishing", signal_text(status));
+	}
+	progress_line(show_progress, "");
+
+	// Keep measured trials apart from warmup, then judge what ODF really did.
+	nlohmann::json measured = nlohmann::json::array();
+	for (auto &t : r["trials"])
+		if (!t.value("warmup", false))
+			measured.push_back(t);
+	r["warmup_trials"] = r["trials"].size() - measured.size();
+	r["trials"] = measured;
+	size_t verified = 0, shared = 0, judged = 0;
+	for (auto &t : measured) {
+		verified += t.value("odf_verified", false);
+		if (t.contains("sharing_observed")) {
+			++judged;
+			shared += t["sharing_observed"].get<bool>();
+		}
+	}
+	r["odf_verified_trials"] = verified;
+	if (r["status"] == "ok" && c.mode != Mode::Fork && verified != measured.size()) {
+		r["status"] = "error";
+		r["reason"] = fmt::format("ODF was requested but verified in only {} of {} trials{}: not an ODF result",
+					  verified, measured.size(),
+					  judged ? "" : " (no page-table evidence: sched_process_fork probe missing)");
+	}
+	if (r["status"] == "ok" && c.mode == Mode::Fork && shared)
+		r["warning"] = fmt::format("{} classic-fork trials show fewer child page tables than the region needs", shared);
+	r["summary"] = summarize_trials(measured);
+	return r;
+}
+}  // namespace
+
+void install_signal_handlers()
+{
+	struct sigaction sa = {};
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, nullptr);
+	sigaction(SIGTERM, &sa, nullptr);
+}
+
+bool interrupted() { return g_signals > 0; }
+
+void check_memory(const RunSpec &spec, const RunOptions &opts)
+{
+	uint64_t avail = mem_available_bytes();
+	for (size_t i = 0; i < spec.experiments.size(); ++i) {
+		const auto &e = spec.experiments[i];
+		auto wl = make_workload(e.workload);
+		for (size_t j = 0; j < e.sizes.size(); ++j) {
+			uint64_t need = wl->footprint(Params{e.sizes[j], e.params});
+			if (static_cast<double>(need) > opts.mem_fraction * static_cast<double>(avail))
+				throw SpecError(fmt::format(
+					"experiments[{}].sizes[{}]: {} needs {}, more than {:.0f}% of MemAvailable ({}); refusing",
+					i, j, format_size(e.sizes[j]), format_size(need), opts.mem_fraction * 100, format_size(avail)));
+		}
+	}
+}
+
+nlohmann::json summarize_trials(const nlohmann::json &trials)
+{
+	std::map<std::string, std::vector<double>> cols;
+	for (const auto &t : trials)
+		for (auto &[k, v] : t.items())
+			if (v.is_number())
+				cols[k].push_back(v.get<double>());
+	nlohmann::json s = nlohmann::json::object();
+	for (auto &[k, v] : cols)
+		s[k] = to_json(summarize(v));
+	return s;
+}
+
+int run_spec(const RunSpec &spec, const OdfInfo &odf, Probes &probes, ResultsFile &out, const RunOptions &opts)
+{
+	std::vector<Cell> cells;
+	for (const auto &e : spec.experiments)
+		for (auto sz : e.sizes)
+			for (auto m : e.modes)
+				cells.push_back({&e, sz, m});
+
+	nlohmann::json doc = {
+		{"schema", kSchemaVersion},
+		{"tool", {{"name", "odfbench"}, {"version", ODFBENCH_VERSION}, {"git", ODFBENCH_GIT}}},
+		{"run",
+		 {{"status", "interrupted"},
+		  {"started", utc_timestamp()},
+		  {"finished", nullptr},
+		  {"kernel", {{"release", kernel_release()}, {"btf", kernel_btf_present()}}},
+		  {"odf", odf.to_json()},
+		  {"probes", probes.report_json()},
+		  {"capabilities", probes.capabilities_json()},
+		  {"host", host_json()},
+		  {"environment", {{"vm", nullptr}}},
+		  {"spec", spec.to_json()}}},
+		{"results", nlohmann::json::array()}};
+	out.write(doc);  // a valid document from the first moment
+
+	bool show = opts.progress && isatty(2);
+	uint64_t t0 = now_ns();
+	bool any_error = false;
+	for (size_t i = 0; i < cells.size() && !interrupted(); ++i) {
+		auto r = run_cell(cells[i], odf, probes, opts, show, i + 1, cells.size());
+		any_error |= r["status"] == "error" && !r.contains("interrupted");
+		doc["results"].push_back(r);
+		if (!interrupted())
+			out.write(doc);
+		fmt::print(stderr, "{:<14} {:>6} {:<10} {}\n", r["workload"].get<std::string>(), r["params"]["size"].get<std::string>(),
+			   r["mode"].get<std::string>(),
+			   r["status"] == "ok" && r["summary"].contains("fork_ns")
+				   ? fmt::format("ok  fork median {:.1f} us [{:.1f}, {:.1f}] (n={})",
+						 r["summary"]["fork_ns"]["median"].get<double>() / 1e3,
+						 r["summary"]["fork_ns"]["ci95"][0].get<double>() / 1e3,
+						 r["summary"]["fork_ns"]["ci95"][1].get<double>() / 1e3,
+						 r["summary"]["fork_ns"]["n"].get<int>())
+				   : fmt::format("{}: {}", r["status"].get<std::string>(), r["reason"].get<std::string>()));
+		for (auto &[metric, s] : r["summary"].items())
+			if (metric == "fork_ns" && s["outliers"].get<int>() > 0)
+				fmt::print(stderr, "  warning: {} statistical outliers in fork_ns; consider more reps or a quieter machine\n",
+					   s["outliers"].get<int>());
+	}
+	doc["run"]["finished"] = utc_timestamp();
+	doc["run"]["wall_ns"] = now_ns() - t0;
+	doc["run"]["status"] = interrupted() ? "interrupted" : any_error ? "failed" : "complete";
+	out.write(doc);
+	fmt::print(stderr, "results: {} ({})\n", out.path(), doc["run"]["status"].get<std::string>());
+	return interrupted() ? 130 : any_error ? 1 : 0;
+}
+
+}  // namespace odfb

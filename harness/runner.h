@@ -1,0 +1,34 @@
+// Runs a spec: one fresh process tree per (workload, size, mode) cell, with
+// the memory guard, ODF switching, progress, interruption and checkpoints.
+#pragma once
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "odf_detect.h"
+#include "probes.h"
+#include "results_file.h"
+#include "spec.h"
+
+namespace odfb {
+
+struct RunOptions {
+	bool progress = true;        // a progress line when stderr is a terminal
+	double mem_fraction = 0.8;   // of MemAvailable
+};
+
+// Installs SIGINT/SIGTERM handling: the first signal stops the run cleanly,
+// the second kills the current tree and exits at once.
+void install_signal_handlers();
+bool interrupted();
+
+// Refuses sizes the memory guard would refuse; throws SpecError naming them.
+void check_memory(const RunSpec &spec, const RunOptions &opts);
+
+// Returns the process exit code: 0 complete, 1 failed, 130 interrupted.
+int run_spec(const RunSpec &spec, const OdfInfo &odf, Probes &probes, ResultsFile &out, const RunOptions &opts);
+
+// Summaries of every numeric metric over the measured (non-warmup) trials.
+nlohmann::json summarize_trials(const nlohmann::json &trials);
+
+}  // namespace odfb

@@ -1,0 +1,122 @@
+#include "sysinfo.h"
+
+#include <ctime>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace odfb {
+
+std::string kernel_release()
+{
+	struct utsname u;
+	return uname(&u) == 0 ? u.release : "unknown";
+}
+
+std::string thp_mode()
+{
+	std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+	std::string line;
+	if (!std::getline(in, line))
+		return "unavailable";
+	auto a = line.find('['), b = line.find(']');
+	return a != std::string::npos && b > a ? line.substr(a + 1, b - a - 1) : line;
+}
+
+bool kernel_btf_present()
+{
+	struct stat st;
+	return stat("/sys/kernel/btf/vmlinux", &st) == 0;
+}
+
+uint64_t mem_available_bytes(const std::string &meminfo)
+{
+	std::ifstream in(meminfo);
+	std::string key;
+	uint64_t kb;
+	std::string unit;
+	while (in >> key >> kb) {
+		std::getline(in, unit);
+		if (key == "MemAvailable:")
+			return kb * 1024;
+	}
+	return 0;
+}
+
+int64_t proc_status_kb(int pid, const std::string &field)
+{
+	std::ifstream in(fmt::format("/proc/{}/status", pid));
+	std::string line, want = field + ":";
+	while (std::getline(in, line))
+		if (line.rfind(want, 0) == 0)
+			return std::stoll(line.substr(want.size()));
+	return -1;
+}
+
+bool have_bpf_privileges(std::string &why)
+{
+	if (geteuid() == 0)
+		return true;
+	__user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+	__user_cap_data_struct data[2]{};
+	if (syscall(SYS_capget, &hdr, data) == 0) {
+		auto has = [&](int cap) { return (data[cap / 32].effective >> (cap % 32)) & 1; };
+		if (has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)))
+			return true;
+	}
+	why = "odfbench needs root (or CAP_BPF and CAP_PERFMON) to load its BPF probes; run it as root";
+	return false;
+}
+
+nlohmann::json host_json()
+{
+	std::string model = "unknown", line;
+	std::ifstream cpu("/proc/cpuinfo");
+	while (std::getline(cpu, line))
+		if (line.rfind("model name", 0) == 0) {
+			model = line.substr(line.find(':') + 2);
+			break;
+		}
+	char host[256] = {};
+	gethostname(host, sizeof(host) - 1);
+	uint64_t total = 0;
+	std::ifstream mi("/proc/meminfo");
+	std::string key;
+	uint64_t kb;
+	if (mi >> key >> kb && key == "MemTotal:")
+		total = kb * 1024;
+	return {{"hostname", host},
+		{"cpu_model", model},
+		{"cpus_online", sysconf(_SC_NPROCESSORS_ONLN)},
+		{"mem_total_bytes", total},
+		{"mem_available_bytes", mem_available_bytes()},
+		{"thp", thp_mode()},
+		{"page_size", sysconf(_SC_PAGESIZE)}};
+}
+
+uint64_t now_ns()
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+std::string utc_timestamp()
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char buf[64];
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	return fmt::format("{}.{:03}Z", buf, ts.tv_nsec / 1000000);
+}
+
+}  // namespace odfb

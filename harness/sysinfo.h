@@ -1,0 +1,22 @@
+// Facts about the host that every result is stamped with.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace odfb {
+
+std::string kernel_release();
+std::string thp_mode();  // the bracketed word of transparent_hugepage/enabled, or "unavailable"
+bool kernel_btf_present();
+// MemAvailable from /proc/meminfo, in bytes (0 if unreadable).
+uint64_t mem_available_bytes(const std::string &meminfo = "/proc/meminfo");
+// A /proc/<pid>/status field in kB, e.g. "VmPTE"; -1 if absent.
+int64_t proc_status_kb(int pid, const std::string &field);
+bool have_bpf_privileges(std::string &why);
+nlohmann::json host_json();
+uint64_t now_ns();            // CLOCK_MONOTONIC
+std::string utc_timestamp();  // ISO 8601
+
+}  // namespace odfb
