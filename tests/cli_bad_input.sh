@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Bad input: one clear line that names the problem, a non-zero exit, and no
+# work started (no results file left behind).
+set -u
+bin=$(realpath "$1")
+runner=("$bin")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+check() {  # expected-substring, then the odfbench arguments
+	local want=$1; shift
+	local out rc
+	out=$(cd "$tmp" && "${runner[@]}" "$@" 2>&1 >/dev/null); rc=$?
+	local lines
+	lines=$(printf '%s\n' "$out" | grep -c .)
+	if [ $rc -ne 0 ] && [ "$lines" -eq 1 ] && [[ "$out" == *"$want"* ]] && [ -z "$(ls -A "$tmp")" ]; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: odfbench $* -> rc=$rc, want one line containing '$want', got:"; echo "$out"; ls -A "$tmp"
+	fi
+	rm -rf "${tmp:?}"/*
+}
+echo '{"workload": "fork-latency", "sizes": [' > "$tmp.bad.json"
+echo '{"workload": "fork-latency", "sizes": "64M", "reps": "ten"}' > "$tmp.types.json"
+touch "$tmp.exists.json"
+check 'unknown workload "nope"'      run -w nope -s 64M
+check 'unknown mode "vfork"'         run -w fork-latency -s 64M -m fork,vfork
+check 'invalid size "12Q"'           run -w fork-latency -s 64M,12Q
+check 'invalid size "-1G"'           run -w fork-latency -s -1G
+check 'invalid size "0"'             run -w fork-latency -s 0
+check 'not valid JSON'               run "$tmp.bad.json"
+check 'spec.reps: expected an integer' run "$tmp.types.json"
+check 'cannot open'                  run /nonexistent/spec.json
+check 'already exists'               run -w fork-latency -s 1M -n 1 -o "$tmp.exists.json"
+check 'not writable'                 run -w fork-latency -s 1M -n 1 -o /proc/odfbench-results.json
+check 'MemAvailable'                 run -w fork-latency -s 64T -n 1
+check '--params: not valid JSON'     run -w fork-latency -s 1M --params '{thp'
+check 'params.thp'                   run -w fork-latency -s 1M --params '{"thp": 3}'
+check 'reps: 0 is out of range'     run -w fork-latency -s 1M -n 0
+# Without root, run refuses before doing anything.
+if command -v setpriv >/dev/null; then
+	runner=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$bin")
+	check 'needs root'               run -w fork-latency -s 1M -n 1 -o "$tmp/noroot.json"
+	runner=("$bin")
+fi
+rm -f "$tmp.bad.json" "$tmp.types.json" "$tmp.exists.json"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -1,0 +1,251 @@
+// Integration tests on the running kernel, each against an independent source.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <nlohmann/json.hpp>
+
+#include "odf_detect.h"
+#include "probes.h"
+#include "results_file.h"
+#include "runner.h"
+#include "spec.h"
+#include "sysinfo.h"
+
+using namespace odfb;
+
+namespace {
+// Root and BPF are the point of these tests: under CI a missing privilege is a
+// failure, never a silent skip.
+#define REQUIRE_BPF()                                                                     \
+	do {                                                                              \
+		std::string why;                                                          \
+		if (!have_bpf_privileges(why)) {                                          \
+			if (getenv("CI"))                                                 \
+				FAIL() << "CI=true but no BPF privileges: " << why;       \
+			GTEST_SKIP() << why;                                              \
+		}                                                                         \
+	} while (0)
+
+std::unique_ptr<Probes> open_probes(const OdfInfo &odf)
+{
+	auto p = Probes::open(odf);
+	for (const char *tp : {"sched_process_fork", "clone_syscall", "page_fault_user"})
+		EXPECT_TRUE(p->attached(tp)) << tp << " did not attach: every kernel this suite supports has it";
+	return p;
+}
+
+std::set<std::string> our_program_names()
+{
+	return {"fork_btf", "fork_raw", "enter_btf", "exit_btf", "enter_raw", "exit_raw", "fault_btf", "fault_raw"};
+}
+
+// Loaded BPF programs with one of our names, from the kernel's own list.
+int count_our_programs()
+{
+	auto names = our_program_names();
+	__u32 id = 0;
+	int n = 0;
+	while (bpf_prog_get_next_id(id, &id) == 0) {
+		int fd = bpf_prog_get_fd_by_id(id);
+		if (fd < 0)
+			continue;
+		bpf_prog_info info{};
+		__u32 len = sizeof(info);
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && names.count(info.name))
+			++n;
+		close(fd);
+	}
+	return n;
+}
+}  // namespace
+
+TEST(Integration, FaultCountMatchesPagesTouchedAndGetrusage)
+{
+	REQUIRE_BPF();
+	OdfInfo odf = detect_odf();
+	auto probes = open_probes(odf);
+	ASSERT_TRUE(probes->attached("page_fault_user"));
+	ProcTable procs(probes->procs_fd());
+
+	const size_t pages = 8192;  // 32 MiB
+	long psz = sysconf(_SC_PAGESIZE);
+	char *m = static_cast<char *>(mmap(nullptr, pages * psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	ASSERT_NE(m, MAP_FAILED);
+	madvise(m, pages * psz, MADV_NOHUGEPAGE);  // one fault per 4 KiB page
+
+	struct rusage r0, r1;
+	procs.track(getpid());
+	getrusage(RUSAGE_SELF, &r0);
+	for (size_t i = 0; i < pages; ++i)
+		m[i * psz] = 1;
+	getrusage(RUSAGE_SELF, &r1);
+	auto st = procs.read(getpid());
+	procs.forget(getpid());
+	munmap(m, pages * psz);
+	ASSERT_TRUE(st.has_value());
+
+	double bpf = static_cast<double>(st->faults_user);
+	double ru = static_cast<double>((r1.ru_minflt - r0.ru_minflt) + (r1.ru_majflt - r0.ru_majflt));
+	EXPECT_NEAR(bpf, static_cast<double>(pages), 0.01 * pages) << "BPF counted " << bpf << " faults for " << pages << " pages";
+	EXPECT_NEAR(bpf, ru, 0.01 * ru) << "BPF " << bpf << " vs getrusage " << ru;
+}
+
+TEST(Integration, UntrackedProcessesCountNothing)
+{
+	REQUIRE_BPF();
+	OdfInfo odf = detect_odf();
+	auto probes = open_probes(odf);
+	ProcTable procs(probes->procs_fd());
+	// Nobody tracked: touching memory here must leave the map empty.
+	std::vector<char> v(16 << 20, 1);
+	EXPECT_EQ(procs.size(), 0u);
+	EXPECT_EQ(v[12345], 1);
+}
+
+class ForkLatencyRun : public ::testing::Test {
+protected:
+	static void SetUpTestSuite()
+	{
+		std::string why;
+		if (!have_bpf_privileges(why))
+			return;
+		dir_ = std::filesystem::temp_directory_path() / ("odfb-it-" + std::to_string(getpid()));
+		std::filesystem::create_directories(dir_);
+		auto spec = parse_spec(nlohmann::json::parse(
+			R"({"workload":"fork-latency","sizes":["256M"],"modes":["fork","odf","odf-procfs"],"reps":8,"warmup":1})"));
+		OdfInfo odf = detect_odf();
+		auto probes = Probes::open(odf);
+		ResultsFile out((dir_ / "r.json").string());
+		RunOptions o;
+		o.progress = false;
+		rc_ = run_spec(spec, odf, *probes, out, o);
+		doc_ = nlohmann::json::parse(std::ifstream(out.path()));
+		variant_ = variant_name(odf.variant);
+	}
+	static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
+	const nlohmann::json *cell(const std::string &mode)
+	{
+		for (auto &r : doc_["results"])
+			if (r["mode"] == mode)
+				return &r;
+		return nullptr;
+	}
+	static inline std::filesystem::path dir_;
+	static inline int rc_ = -1;
+	static inline nlohmann::json doc_;
+	static inline std::string variant_;
+};
+
+TEST_F(ForkLatencyRun, ChildGetsEveryRegionTableInForkMode)
+{
+	REQUIRE_BPF();
+	ASSERT_EQ(rc_, 0) << doc_.dump(1);
+	auto *r = cell("fork");
+	ASSERT_TRUE(r);
+	ASSERT_EQ((*r)["status"], "ok") << (*r)["reason"];
+	ASSERT_EQ((*r)["trials"].size(), 8u);
+	// 256 MiB / 2 MiB per table * 4 KiB = 512 KiB of PTE tables at least.
+	for (auto &t : (*r)["trials"]) {
+		EXPECT_GE(t["child_pgtables_bytes"].get<uint64_t>(), 512u * 1024);
+		EXPECT_FALSE(t["odf_verified"].get<bool>());
+		EXPECT_FALSE(t["sharing_observed"].get<bool>());
+	}
+}
+
+TEST_F(ForkLatencyRun, ParentPgtablesMatchVmPTE)
+{
+	REQUIRE_BPF();
+	auto *r = cell("fork");
+	ASSERT_TRUE(r);
+	// VmPTE in /proc/<pid>/status is mm->pgtables_bytes >> 10, read by a different path.
+	int64_t vmpte = (*r)["setup"]["vm_pte_kb_before_enable"].get<int64_t>() * 1024;
+	for (auto &t : (*r)["trials"]) {
+		int64_t bpf = t["parent_pgtables_bytes"].get<int64_t>();
+		EXPECT_NEAR(bpf, vmpte, 4 * 4096) << "BPF " << bpf << " vs VmPTE " << vmpte;
+	}
+}
+
+TEST_F(ForkLatencyRun, KernelCloneTimeFitsInsideUserForkTime)
+{
+	REQUIRE_BPF();
+	auto *r = cell("fork");
+	ASSERT_TRUE(r);
+	for (auto &t : (*r)["trials"]) {
+		ASSERT_TRUE(t.contains("clone_kernel_ns"));
+		EXPECT_GT(t["clone_kernel_ns"].get<uint64_t>(), 0u);
+		EXPECT_LE(t["clone_kernel_ns"].get<uint64_t>(), t["fork_ns"].get<uint64_t>());
+	}
+}
+
+TEST_F(ForkLatencyRun, TrialFaultsAgreeWithGetrusage)
+{
+	REQUIRE_BPF();
+	auto *r = cell("fork");
+	ASSERT_TRUE(r);
+	for (auto &t : (*r)["trials"]) {
+		// The child takes every fault in user mode; getrusage of the reaped child sees the same ones
+		// (plus any it took in kernel mode, e.g. copying to its stack).
+		auto bpf = t["child_faults"].get<int64_t>(), ru = t["rusage_child_minflt"].get<int64_t>();
+		EXPECT_GT(bpf, 0);
+		EXPECT_LE(bpf, ru);
+		EXPECT_GE(bpf, ru - 4);
+	}
+}
+
+TEST_F(ForkLatencyRun, OdfModesAreNeverFaked)
+{
+	REQUIRE_BPF();
+	for (const char *m : {"odf", "odf-procfs"}) {
+		auto *r = cell(m);
+		ASSERT_TRUE(r) << m;
+		if (variant_ == "none") {
+			EXPECT_EQ((*r)["status"], "unavailable") << m;
+			EXPECT_TRUE((*r)["trials"].empty()) << m;
+			EXPECT_NE((*r)["reason"].get<std::string>().find("no ODF"), std::string::npos);
+		} else if ((*r)["status"] == "ok") {
+			for (auto &t : (*r)["trials"])
+				EXPECT_TRUE(t["odf_verified"].get<bool>()) << m;
+		}
+	}
+}
+
+TEST(Integration, ProbesLeaveNothingBehind)
+{
+	REQUIRE_BPF();
+	int before = count_our_programs();
+	{
+		OdfInfo odf = detect_odf();
+		auto probes = open_probes(odf);
+		EXPECT_GE(count_our_programs(), before + 3);
+	}
+	// The kernel frees detached tracing programs after an RCU grace period.
+	int after = count_our_programs();
+	for (int i = 0; i < 100 && after != before; ++i) {
+		usleep(50000);
+		after = count_our_programs();
+	}
+	EXPECT_EQ(after, before);
+}
+
+TEST(Integration, ForcedFallbacksStillAttach)
+{
+	REQUIRE_BPF();
+	OdfInfo odf = detect_odf();
+	ProbeOptions o;
+	o.allow_tp_btf = false;
+	auto probes = Probes::open(odf, o);
+	for (const auto &s : probes->report())
+		if (s.name == "sched_process_fork" || s.name == "page_fault_user" || s.name == "clone_syscall") {
+			EXPECT_TRUE(s.attached) << s.name << ": " << s.reason;
+			EXPECT_EQ(s.program_type, "raw_tp") << s.name;
+		}
+}
