@@ -48,12 +48,12 @@ std::set<std::string> our_program_names()
 	return {"fork_btf", "fork_raw", "enter_btf", "exit_btf", "enter_raw", "exit_raw", "fault_btf", "fault_raw"};
 }
 
-// Loaded BPF programs with one of our names, from the kernel's own list.
-int count_our_programs()
+// Ids of loaded BPF programs with one of our names, from the kernel's own list.
+std::set<__u32> our_program_ids()
 {
 	auto names = our_program_names();
+	std::set<__u32> ids;
 	__u32 id = 0;
-	int n = 0;
 	while (bpf_prog_get_next_id(id, &id) == 0) {
 		int fd = bpf_prog_get_fd_by_id(id);
 		if (fd < 0)
@@ -61,10 +61,10 @@ int count_our_programs()
 		bpf_prog_info info{};
 		__u32 len = sizeof(info);
 		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && names.count(info.name))
-			++n;
+			ids.insert(id);
 		close(fd);
 	}
-	return n;
+	return ids;
 }
 }  // namespace
 
@@ -221,19 +221,27 @@ TEST_F(ForkLatencyRun, OdfModesAreNeverFaked)
 TEST(Integration, ProbesLeaveNothingBehind)
 {
 	REQUIRE_BPF();
-	int before = count_our_programs();
+	auto before = our_program_ids();  // may hold other runs' programs
+	std::set<__u32> mine;
 	{
 		OdfInfo odf = detect_odf();
 		auto probes = open_probes(odf);
-		EXPECT_GE(count_our_programs(), before + 3);
+		for (auto id : our_program_ids())
+			if (!before.count(id))
+				mine.insert(id);
+		EXPECT_GE(mine.size(), 3u);
 	}
 	// The kernel frees detached tracing programs after an RCU grace period.
-	int after = count_our_programs();
-	for (int i = 0; i < 100 && after != before; ++i) {
+	auto still = [&] {
+		size_t n = 0;
+		auto now = our_program_ids();
+		for (auto id : mine)
+			n += now.count(id);
+		return n;
+	};
+	for (int i = 0; i < 100 && still() != 0; ++i)
 		usleep(50000);
-		after = count_our_programs();
-	}
-	EXPECT_EQ(after, before);
+	EXPECT_EQ(still(), 0u);
 }
 
 TEST(Integration, ForcedFallbacksStillAttach)
