@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <stdexcept>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -438,7 +439,14 @@ std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opt
 	caps["btf"] = have_btf;
 	caps["fentry"] = {{"available", fentry_cap_tested && fentry_cap_err.empty()},
 			  {"reason", !fentry_cap_tested ? "not tested (no target function in BTF)" : fentry_cap_err}};
-	caps["kprobe"] = {{"available", kprobe_ok}};
+	// kprobes attach through the kprobe PMU, or tracefs's kprobe_events on old kernels.
+	struct stat st;
+	bool kprobe_pmu = stat("/sys/bus/event_source/devices/kprobe/type", &st) == 0 ||
+			  stat("/sys/kernel/tracing/kprobe_events", &st) == 0 ||
+			  stat("/sys/kernel/debug/tracing/kprobe_events", &st) == 0;
+	caps["kprobe"] = {{"available", kprobe_pmu || kprobe_ok},
+			  {"used", kprobe_ok},
+			  {"reason", kprobe_pmu || kprobe_ok ? "" : "no kprobe PMU and no kprobe_events in tracefs (CONFIG_KPROBE_EVENTS off?)"}};
 	caps["tp_btf"] = {{"available", tp_btf_ok}};
 	return p;
 }

@@ -231,6 +231,9 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, const Probes &probes,
 	kill(-runner, SIGKILL);  // the runner and anything it left behind
 	int status = 0;
 	waitpid(runner, &status, 0);
+	// As subreaper we inherit trial children the kill orphaned: reap them too.
+	while (waitpid(-1, nullptr, WNOHANG) > 0) {
+	}
 	g_tree = 0;
 	close(to_main[0]);
 	close(to_runner[1]);
@@ -334,6 +337,7 @@ int run_spec(const RunSpec &spec, const OdfInfo &odf, Probes &probes, ResultsFil
 		  {"spec", spec.to_json()}}},
 		{"results", nlohmann::json::array()}};
 	out.write(doc);  // a valid document from the first moment
+	prctl(PR_SET_CHILD_SUBREAPER, 1);  // no descendant outlives the run unseen
 
 	bool show = opts.progress && isatty(2);
 	uint64_t t0 = now_ns();
