@@ -15,14 +15,24 @@ static __always_inline __u64 mm_pgtables(struct mm_struct *mm)
 	return BPF_CORE_READ(mm, pgtables_bytes.counter);
 }
 
-/* mm->flags is an unsigned long before 6.17 and a bitmap struct after: read
- * its first word by offset so both layouts work.  Bit meanings are the
- * harness's business, and only once the ODF variant is identified. */
+/* mm->flags is an unsigned long before 6.17 and a bitmap struct (mm_flags_t)
+ * after.  CO-RE will not relocate a field whose type changed kind, so each
+ * layout gets its own flavor and the dead branch is pruned by the verifier.
+ * Bit meanings are the harness's business, once the ODF variant is known. */
+struct mm_struct___ulong_flags {
+	unsigned long flags;
+} __attribute__((preserve_access_index));
+
 static __always_inline __u64 mm_flags_word(struct mm_struct *mm)
 {
+	struct mm_struct___ulong_flags *old = (void *)mm;
 	__u64 w = 0;
-	if (mm)
-		bpf_probe_read_kernel(&w, sizeof(w), (char *)mm + bpf_core_field_offset(struct mm_struct, flags));
+	if (!mm)
+		return 0;
+	if (bpf_core_field_exists(old->flags))
+		bpf_probe_read_kernel(&w, sizeof(w), (char *)mm + bpf_core_field_offset(old->flags));
+	else
+		bpf_probe_read_kernel(&w, sizeof(w), (char *)mm + bpf_core_field_offset(mm->flags));
 	return w;
 }
 

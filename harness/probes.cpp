@@ -34,10 +34,12 @@ int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	if (level == LIBBPF_DEBUG)
 		return 0;
+	if (g_verbose)
+		return vfprintf(stderr, fmt, args);  // verifier logs run to many KiB
 	char buf[1024];
 	int n = vsnprintf(buf, sizeof(buf), fmt, args);
-	if (g_verbose)
-		fputs(buf, stderr);
+	if (false)
+		;
 	else if (g_libbpf_log.size() < 64 * 1024)
 		g_libbpf_log += buf;
 	return n;
