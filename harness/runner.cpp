@@ -92,7 +92,7 @@ void send(int fd, const nlohmann::json &j)
 		for (int i = 0; i < total; ++i) {
 			nlohmann::json t = w->trial(env, p);
 			t["warmup"] = i < e.warmup;
-			if (i == 0)
+			if (i == e.warmup)  // the first measured trial: after at least one fork
 				t["use_odf_after"] = read_use_odf(getpid());
 			send(out_fd, {{"type", "trial"}, {"trial", t}});
 		}
