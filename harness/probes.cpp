@@ -38,9 +38,7 @@ int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 		return vfprintf(stderr, fmt, args);  // verifier logs run to many KiB
 	char buf[1024];
 	int n = vsnprintf(buf, sizeof(buf), fmt, args);
-	if (false)
-		;
-	else if (g_libbpf_log.size() < 64 * 1024)
+	if (g_libbpf_log.size() < 64 * 1024)
 		g_libbpf_log += buf;
 	return n;
 }
