@@ -2,11 +2,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <set>
 #include <sys/stat.h>
 
 #include <bpf/btf.h>
+#include "kallsyms.h"
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -15,23 +15,6 @@ namespace odfb {
 namespace {
 const std::vector<std::string> kPatchsetFns = {"handle_cow_pte", "cow_pte_fallback"};
 const std::vector<std::string> kPaperFns = {"tfork_one_pte_table", "copy_page_range_tfork", "__x64_sys_tfork"};
-
-// Names in kallsyms that are one of `wanted`; a compiler suffix (.isra.0) still counts.
-std::set<std::string> kallsyms_lookup(const std::string &path, const std::vector<std::string> &wanted, bool &readable)
-{
-	std::set<std::string> found;
-	std::ifstream in(path);
-	readable = static_cast<bool>(in);
-	std::string addr, type, name;
-	while (in >> addr >> type >> name) {
-		std::string base = name.substr(0, name.find('.'));
-		for (const auto &w : wanted)
-			if (base == w)
-				found.insert(w);
-		in.ignore(1 << 20, '\n');
-	}
-	return found;
-}
 
 std::set<std::string> btf_lookup(const std::string &path, const std::vector<std::string> &wanted, bool &readable)
 {
@@ -93,10 +76,10 @@ OdfInfo detect_odf(const DetectPaths &p)
 
 	std::vector<std::string> all = kPatchsetFns;
 	all.insert(all.end(), kPaperFns.begin(), kPaperFns.end());
-	bool ks_ok = false, btf_ok = false;
-	auto in_ks = kallsyms_lookup(p.kallsyms, all, ks_ok);
+	bool btf_ok = false;
+	auto in_ks = find_text_symbols(p.kallsyms, std::set<std::string>(all.begin(), all.end()));
 	auto in_btf = btf_lookup(p.btf, all, btf_ok);
-	if (!ks_ok)
+	if (!in_ks.readable)
 		info.evidence.push_back(fmt::format("{} unreadable", p.kallsyms));
 	if (!btf_ok)
 		info.evidence.push_back(fmt::format("{} unavailable", p.btf));
@@ -105,7 +88,7 @@ OdfInfo detect_odf(const DetectPaths &p)
 		bool any = false;
 		for (const auto &f : fns) {
 			std::vector<std::string> where;
-			if (in_ks.count(f))
+			if (in_ks.has(f))
 				where.push_back("kallsyms");
 			if (in_btf.count(f))
 				where.push_back("BTF");

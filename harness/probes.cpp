@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -22,6 +21,8 @@
 #include "fork_tree.skel.h"
 #include "odf_tables.skel.h"
 #include "page_faults.skel.h"
+
+#include "kallsyms.h"
 
 namespace odfb {
 
@@ -133,34 +134,6 @@ int fentry_try_attach(int btf_id)
 	return err;
 }
 
-struct Kallsyms {
-	std::set<std::string> exact;
-	std::map<std::string, std::string> suffixed;  // base -> first "base.isra.0"
-	bool readable = false;
-};
-
-Kallsyms read_kallsyms(const std::set<std::string> &wanted)
-{
-	Kallsyms k;
-	std::ifstream in("/proc/kallsyms");
-	k.readable = static_cast<bool>(in);
-	std::string addr, type, name;
-	while (in >> addr >> type >> name) {
-		in.ignore(1 << 20, '\n');
-		if (type != "t" && type != "T")
-			continue;
-		auto dot = name.find('.');
-		std::string base = name.substr(0, dot);
-		if (!wanted.count(base))
-			continue;
-		if (dot == std::string::npos)
-			k.exact.insert(base);
-		else
-			k.suffixed.emplace(base, name);
-	}
-	return k;
-}
-
 }  // namespace
 
 struct Probes::Impl {
@@ -191,7 +164,7 @@ nlohmann::json Probes::report_json() const
 	return a;
 }
 
-nlohmann::json Probes::capabilities_json() const { return caps_ ? *caps_ : nlohmann::json::object(); }
+nlohmann::json Probes::capabilities_json() const { return caps_; }
 
 bool Probes::attached(const std::string &name) const
 {
@@ -208,7 +181,6 @@ Probes::~Probes()
 		close(procs_fd_);
 	if (inflight_fd_ >= 0)
 		close(inflight_fd_);
-	delete caps_;
 }
 
 std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opts)
@@ -218,8 +190,7 @@ std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opt
 	std::unique_ptr<Probes> p(new Probes());
 	p->impl_ = std::make_unique<Impl>();
 	auto &impl = *p->impl_;
-	p->caps_ = new nlohmann::json(nlohmann::json::object());
-	auto &caps = *p->caps_;
+	auto &caps = p->caps_;
 
 	// Per-run maps: every object reuses these, and nothing is pinned, so two
 	// runs never share state and everything goes away with the fds.
@@ -239,16 +210,14 @@ std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opt
 	impl.objects.push_back(make_object<fork_copy_bpf>("fork_copy", fork_copy_bpf__open, fork_copy_bpf__destroy));
 	impl.objects.push_back(make_object<odf_tables_bpf>("odf_tables", odf_tables_bpf__open, odf_tables_bpf__destroy));
 
-	impl.vmlinux = btf__load_vmlinux_btf();
-	if (!impl.vmlinux)
-		impl.vmlinux = nullptr;
+	impl.vmlinux = btf__load_vmlinux_btf();  // NULL without kernel BTF
 	bool have_btf = impl.vmlinux != nullptr;
 
 	std::set<std::string> fn_names;
 	for (const auto &d : probe_defs())
 		if (d.kind == Kind::Function)
 			fn_names.insert(d.btf_name);
-	Kallsyms ks = read_kallsyms(fn_names);
+	KallsymsMatch ks = find_text_symbols("/proc/kallsyms", fn_names);
 
 	// Decide each probe's mechanism before load, as libbpf-tools does.
 	struct Choice {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include <sys/types.h>
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "odf_detect.h"
 
@@ -56,7 +56,7 @@ public:
 private:
 	Probes() = default;
 	std::vector<ProbeStatus> report_;
-	nlohmann::json *caps_ = nullptr;
+	nlohmann::json caps_ = nlohmann::json::object();
 	int procs_fd_ = -1, inflight_fd_ = -1;
 	std::unique_ptr<Impl> impl_;
 };

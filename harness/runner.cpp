@@ -104,6 +104,16 @@ void send(int fd, const nlohmann::json &j)
 	}
 }
 
+// Why `need` bytes may not be allocated now, or "" if they may.
+std::string memory_guard(uint64_t need, double fraction)
+{
+	uint64_t avail = mem_available_bytes();
+	if (static_cast<double>(need) <= fraction * static_cast<double>(avail))
+		return "";
+	return fmt::format("needs {}, more than {:.0f}% of MemAvailable ({:.1f} GiB); refusing", format_size(need),
+			   fraction * 100, static_cast<double>(avail) / (1ULL << 30));
+}
+
 struct Cell {
 	const Experiment *e;
 	uint64_t size;
@@ -145,12 +155,9 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, const Probes &probes,
 		return r;
 	}
 	auto wl = make_workload(e.workload);
-	uint64_t need = wl->footprint(Params{c.size, e.params});
-	uint64_t avail = mem_available_bytes();
-	if (static_cast<double>(need) > opts.mem_fraction * static_cast<double>(avail)) {
+	if (auto why = memory_guard(wl->footprint(Params{c.size, e.params}), opts.mem_fraction); !why.empty()) {
 		r["status"] = "error";
-		r["reason"] = fmt::format("memory guard: needs {} but only {:.0f}% of MemAvailable ({}) may be used",
-					  format_size(need), opts.mem_fraction * 100, format_size(avail));
+		r["reason"] = "memory guard: " + why;
 		return r;
 	}
 
@@ -286,17 +293,12 @@ bool interrupted() { return g_signals > 0; }
 
 void check_memory(const RunSpec &spec, const RunOptions &opts)
 {
-	uint64_t avail = mem_available_bytes();
 	for (size_t i = 0; i < spec.experiments.size(); ++i) {
 		const auto &e = spec.experiments[i];
 		auto wl = make_workload(e.workload);
-		for (size_t j = 0; j < e.sizes.size(); ++j) {
-			uint64_t need = wl->footprint(Params{e.sizes[j], e.params});
-			if (static_cast<double>(need) > opts.mem_fraction * static_cast<double>(avail))
-				throw SpecError(fmt::format(
-					"experiments[{}].sizes[{}]: {} needs {}, more than {:.0f}% of MemAvailable ({}); refusing",
-					i, j, format_size(e.sizes[j]), format_size(need), opts.mem_fraction * 100, format_size(avail)));
-		}
+		for (size_t j = 0; j < e.sizes.size(); ++j)
+			if (auto why = memory_guard(wl->footprint(Params{e.sizes[j], e.params}), opts.mem_fraction); !why.empty())
+				throw SpecError(fmt::format("experiments[{}].sizes[{}]: {} {}", i, j, format_size(e.sizes[j]), why));
 	}
 }
 

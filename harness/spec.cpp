@@ -127,36 +127,34 @@ Experiment parse_experiment(const nlohmann::json &j, const nlohmann::json &defau
 }
 }  // namespace
 
-std::vector<uint64_t> parse_size_list(const std::string &csv, const std::string &field)
+namespace {
+// A comma list whose items `parse` turns into T, throwing std::invalid_argument.
+template <class T, class F>
+std::vector<T> parse_list(const std::string &csv, const std::string &field, F parse)
 {
-	std::vector<uint64_t> out;
+	std::vector<T> out;
 	auto items = split_csv(csv);
 	if (items.empty())
 		throw SpecError(fmt::format("{}: empty", field));
 	for (size_t i = 0; i < items.size(); ++i) {
 		try {
-			out.push_back(parse_size(items[i]));
+			out.push_back(parse(items[i]));
 		} catch (const std::invalid_argument &ex) {
 			throw SpecError(fmt::format("{}[{}]: {}", field, i, ex.what()));
 		}
 	}
 	return out;
 }
+}  // namespace
+
+std::vector<uint64_t> parse_size_list(const std::string &csv, const std::string &field)
+{
+	return parse_list<uint64_t>(csv, field, [](const std::string &s) { return parse_size(s); });
+}
 
 std::vector<Mode> parse_mode_list(const std::string &csv, const std::string &field)
 {
-	std::vector<Mode> out;
-	auto items = split_csv(csv);
-	if (items.empty())
-		throw SpecError(fmt::format("{}: empty", field));
-	for (size_t i = 0; i < items.size(); ++i) {
-		try {
-			out.push_back(parse_mode(items[i]));
-		} catch (const std::invalid_argument &ex) {
-			throw SpecError(fmt::format("{}[{}]: {}", field, i, ex.what()));
-		}
-	}
-	return out;
+	return parse_list<Mode>(csv, field, parse_mode);
 }
 
 RunSpec parse_spec(const nlohmann::json &j)
