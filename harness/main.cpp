@@ -15,6 +15,7 @@
 #include "sizes.h"
 #include "spec.h"
 #include "sysinfo.h"
+#include "vm.h"
 #include "workload.h"
 
 using namespace odfb;
@@ -29,13 +30,16 @@ namespace {
 
 struct ProbeFlags {
 	bool verbose = false, no_fentry = false, no_kprobe = false, no_tp_btf = false;
-	ProbeOptions options() const { return {verbose, !no_fentry, !no_kprobe, !no_tp_btf}; }
+	std::string btf;
+	ProbeOptions options() const { return {verbose, !no_fentry, !no_kprobe, !no_tp_btf, btf}; }
 	void add(CLI::App *app)
 	{
 		app->add_flag("-v,--verbose", verbose, "Print libbpf's log");
 		app->add_flag("--no-fentry", no_fentry, "Do not use fentry/fexit (test the kprobe fallback)");
 		app->add_flag("--no-kprobe", no_kprobe, "Do not use kprobes");
 		app->add_flag("--no-tp-btf", no_tp_btf, "Do not use tp_btf (test the raw_tp fallback)");
+		app->add_option("--btf", btf, "BTF of the running kernel for CO-RE, when it has no /sys/kernel/btf/vmlinux "
+					      "(e.g. made with `pahole --btf_encode_detached` from its vmlinux)");
 	}
 };
 
@@ -47,6 +51,7 @@ int cmd_doctor(bool as_json, const ProbeFlags &pf)
 			    {"use_odf_present", odf.use_odf_present},
 			    {"thp", thp_mode()},
 			    {"host", host_json()},
+			    {"environment", {{"vm", vm_environment()}}},
 			    {"tool", {{"version", ODFBENCH_VERSION}, {"git", ODFBENCH_GIT}}}};
 	std::string why;
 	if (!have_bpf_privileges(why)) {
@@ -138,6 +143,23 @@ int main(int argc, char **argv)
 	run->add_flag("--no-progress", no_progress, "No progress line");
 	pf.add(run);
 
+	VmOptions vmo;
+	std::string vm_mem = "4G";
+	auto *vm = app.add_subcommand("vm", "Run an odfbench command under a kernel image in a QEMU guest");
+	vm->add_option("--kernel", vmo.kernel, "Kernel image (bzImage / vmlinuz)")->required();
+	vm->add_option("--mem", vm_mem, "Guest memory")->capture_default_str();
+	vm->add_option("--smp", vmo.smp, "Guest CPUs")->capture_default_str();
+	vm->add_option("--timeout", vmo.timeout_s, "Hard limit in seconds; QEMU is killed after it")->capture_default_str();
+	vm->add_option("--boot-timeout", vmo.boot_timeout_s, "Seconds until the guest's init must speak")->capture_default_str();
+	vm->add_option("--silence", vmo.silence_s, "Seconds without console output that count as a hung guest")->capture_default_str();
+	vm->add_option("--accel", vmo.accel, "auto, kvm or tcg")->capture_default_str();
+	vm->add_option("--qemu", vmo.qemu, "QEMU binary")->capture_default_str();
+	vm->add_option("--busybox", vmo.busybox, "Statically linked busybox for the guest")->capture_default_str();
+	vm->add_option("--results-dir", vmo.results_dir, "Where the guest's results land on the host")->capture_default_str();
+	vm->add_option("--append", vmo.append, "Extra kernel command line");
+	vm->add_flag("--hide-btf", vmo.hide_btf, "Hide /sys/kernel/btf in the guest, to see how a kernel without BTF behaves");
+	vm->add_option("command", vmo.args, "The odfbench command to run in the guest, after --");
+
 	try {
 		app.parse(argc, argv);
 	} catch (const CLI::CallForHelp &e) {
@@ -152,6 +174,16 @@ int main(int argc, char **argv)
 		return cmd_doctor(json, pf);
 	if (*list)
 		return cmd_list(list_json);
+	if (*vm) {
+		try {
+			vmo.mem_bytes = parse_size(vm_mem);
+			return run_vm(vmo);
+		} catch (const std::invalid_argument &e) {
+			die(fmt::format("vm: {}", e.what()));
+		} catch (const std::exception &e) {
+			die(fmt::format("vm: {}", e.what()), 3);
+		}
+	}
 
 	// run: validate everything before any work starts.
 	RunSpec spec;

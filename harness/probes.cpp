@@ -60,15 +60,18 @@ struct Object {
 	bool loaded = false;
 };
 
+std::string g_btf_path;  // --btf: BTF for CO-RE relocation on kernels that ship none
+
 template <class Skel>
-Object make_object(const char *name, Skel *(*open_fn)(), void (*destroy_fn)(Skel *),
+Object make_object(const char *name, Skel *(*open_fn)(const bpf_object_open_opts *), void (*destroy_fn)(Skel *),
 		   std::function<void(Skel *)> configure = {})
 {
 	auto holder = std::make_shared<Skel *>(nullptr);
 	Object o;
 	o.name = name;
 	o.open = [holder, open_fn]() -> bpf_object * {
-		*holder = open_fn();
+		LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = g_btf_path.empty() ? nullptr : g_btf_path.c_str());
+		*holder = open_fn(&oo);
 		return *holder ? (*holder)->obj : nullptr;
 	};
 	o.destroy = [holder, destroy_fn]() {
@@ -186,6 +189,9 @@ Probes::~Probes()
 std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opts)
 {
 	g_verbose = opts.verbose;
+	g_btf_path = opts.btf_path;
+	if (!g_btf_path.empty() && access(g_btf_path.c_str(), R_OK) != 0)
+		throw std::runtime_error(fmt::format("--btf {}: {}", g_btf_path, errtext(errno)));
 	libbpf_set_print(libbpf_print);
 	std::unique_ptr<Probes> p(new Probes());
 	p->impl_ = std::make_unique<Impl>();
@@ -203,12 +209,12 @@ std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opt
 		throw std::runtime_error(fmt::format("cannot create BPF maps: {}", errtext(errno)));
 
 	long tfork_nr = odf.variant == OdfVariant::Paper56 ? 439 : -1;
-	impl.objects.push_back(make_object<fork_tree_bpf>("fork_tree", fork_tree_bpf__open, fork_tree_bpf__destroy));
-	impl.objects.push_back(make_object<clone_latency_bpf>("clone_latency", clone_latency_bpf__open, clone_latency_bpf__destroy,
+	impl.objects.push_back(make_object<fork_tree_bpf>("fork_tree", fork_tree_bpf__open_opts, fork_tree_bpf__destroy));
+	impl.objects.push_back(make_object<clone_latency_bpf>("clone_latency", clone_latency_bpf__open_opts, clone_latency_bpf__destroy,
 							     [tfork_nr](clone_latency_bpf *s) { s->rodata->tfork_nr = tfork_nr; }));
-	impl.objects.push_back(make_object<page_faults_bpf>("page_faults", page_faults_bpf__open, page_faults_bpf__destroy));
-	impl.objects.push_back(make_object<fork_copy_bpf>("fork_copy", fork_copy_bpf__open, fork_copy_bpf__destroy));
-	impl.objects.push_back(make_object<odf_tables_bpf>("odf_tables", odf_tables_bpf__open, odf_tables_bpf__destroy));
+	impl.objects.push_back(make_object<page_faults_bpf>("page_faults", page_faults_bpf__open_opts, page_faults_bpf__destroy));
+	impl.objects.push_back(make_object<fork_copy_bpf>("fork_copy", fork_copy_bpf__open_opts, fork_copy_bpf__destroy));
+	impl.objects.push_back(make_object<odf_tables_bpf>("odf_tables", odf_tables_bpf__open_opts, odf_tables_bpf__destroy));
 
 	impl.vmlinux = btf__load_vmlinux_btf();  // NULL without kernel BTF
 	bool have_btf = impl.vmlinux != nullptr;
@@ -335,6 +341,8 @@ std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opt
 				last = last.substr(last.rfind('\n') == std::string::npos ? 0 : last.rfind('\n') + 1);
 				why += ": " + last;
 			}
+			if (!have_btf && g_btf_path.empty())
+				why += " (its CO-RE field reads need kernel BTF: give --btf FILE)";
 			o.destroy();
 			o.obj = nullptr;
 			bool retry = false;

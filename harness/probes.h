@@ -34,6 +34,7 @@ struct ProbeOptions {
 	bool allow_fentry = true;    // tests force the fallbacks with these
 	bool allow_kprobe = true;
 	bool allow_tp_btf = true;
+	std::string btf_path;        // BTF for CO-RE on a kernel without /sys/kernel/btf/vmlinux
 };
 
 class Probes {

@@ -18,6 +18,7 @@
 #include "sizes.h"
 #include "stats.h"
 #include "sysinfo.h"
+#include "vm.h"
 #include "workload.h"
 
 namespace odfb {
@@ -291,6 +292,8 @@ void install_signal_handlers()
 
 bool interrupted() { return g_signals > 0; }
 
+void set_signal_victim(pid_t pgid) { g_tree = pgid; }
+
 void check_memory(const RunSpec &spec, const RunOptions &opts)
 {
 	for (size_t i = 0; i < spec.experiments.size(); ++i) {
@@ -335,7 +338,7 @@ int run_spec(const RunSpec &spec, const OdfInfo &odf, Probes &probes, ResultsFil
 		  {"probes", probes.report_json()},
 		  {"capabilities", probes.capabilities_json()},
 		  {"host", host_json()},
-		  {"environment", {{"vm", nullptr}}},
+		  {"environment", {{"vm", vm_environment()}}},
 		  {"spec", spec.to_json()}}},
 		{"results", nlohmann::json::array()}};
 	out.write(doc);  // a valid document from the first moment

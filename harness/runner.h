@@ -2,6 +2,7 @@
 // the memory guard, ODF switching, progress, interruption and checkpoints.
 #pragma once
 #include <string>
+#include <sys/types.h>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -21,6 +22,8 @@ struct RunOptions {
 // the second kills the current tree and exits at once.
 void install_signal_handlers();
 bool interrupted();
+// The process group a second signal kills at once (0: none).
+void set_signal_victim(pid_t pgid);
 
 // Refuses sizes the memory guard would refuse; throws SpecError naming them.
 void check_memory(const RunSpec &spec, const RunOptions &opts);

@@ -1,6 +1,8 @@
 #include "sysinfo.h"
 
 #include <ctime>
+#include <fcntl.h>
+#include <string_view>
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>
@@ -73,6 +75,32 @@ bool have_bpf_privileges(std::string &why)
 	}
 	why = "odfbench needs root (or CAP_BPF and CAP_PERFMON) to load its BPF probes; run it as root";
 	return false;
+}
+
+int count_vmas(int pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[8192];
+	int lines = 0;
+	bool vsyscall = false;
+	std::string_view needle = "[vsyscall]";
+	size_t matched = 0;  // of needle, across reads
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; ++i) {
+			lines += buf[i] == '\n';
+			matched = buf[i] == needle[matched] ? matched + 1 : buf[i] == needle[0] ? 1 : 0;
+			if (matched == needle.size()) {
+				vsyscall = true;
+				matched = 0;
+			}
+		}
+	close(fd);
+	return n < 0 ? -1 : lines - vsyscall;
 }
 
 nlohmann::json host_json()

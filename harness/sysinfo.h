@@ -14,6 +14,10 @@ bool kernel_btf_present();
 uint64_t mem_available_bytes(const std::string &meminfo = "/proc/meminfo");
 // A /proc/<pid>/status field in kB, e.g. "VmPTE"; -1 if absent.
 int64_t proc_status_kb(int pid, const std::string &field);
+// VMAs in /proc/<pid>/maps, without the [vsyscall] gate page (not in the mm's
+// VMA list, so fork never copies it); -1 if unreadable.  Allocates nothing,
+// so the count stays right for a fork that follows.
+int count_vmas(int pid);
 bool have_bpf_privileges(std::string &why);
 nlohmann::json host_json();
 uint64_t now_ns();            // CLOCK_MONOTONIC

@@ -38,12 +38,23 @@ check 'MemAvailable'                 run -w fork-latency -s 64T -n 1
 check '--params: not valid JSON'     run -w fork-latency -s 1M --params '{thp'
 check 'params.thp'                   run -w fork-latency -s 1M --params '{"thp": 3}'
 check 'reps: 0 is out of range'     run -w fork-latency -s 1M -n 0
+# vm: everything is checked before QEMU starts (the fake image only has the boot header magic).
+{ head -c 514 /dev/zero; printf HdrS; } > "$tmp.bzImage"
+check 'vm: --kernel /nonexistent/bzImage: No such file' vm --kernel /nonexistent/bzImage -- doctor
+check 'not a Linux x86 boot image'   vm --kernel /etc/passwd -- doctor
+check 'no guest command'             vm --kernel "$tmp.bzImage"
+check 'more than 80% of MemAvailable' vm --kernel "$tmp.bzImage" --mem 64T -- doctor
+check 'invalid size "4X"'            vm --kernel "$tmp.bzImage" --mem 4X -- doctor
+check '--smp: 0 is out of range'     vm --kernel "$tmp.bzImage" --smp 0 -- doctor
+check '--accel: "xen" is not one of' vm --kernel "$tmp.bzImage" --accel xen -- doctor
+check 'already exists'               vm --kernel "$tmp.bzImage" -- run -w fork-latency -s 1M -o "$tmp.exists.json"
+check 'cannot be vm itself'          vm --kernel "$tmp.bzImage" -- vm --kernel x
 # Without root, run refuses before doing anything.
 if command -v setpriv >/dev/null; then
 	runner=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$bin")
 	check 'needs root'               run -w fork-latency -s 1M -n 1 -o "$tmp/noroot.json"
 	runner=("$bin")
 fi
-rm -f "$tmp.bad.json" "$tmp.types.json" "$tmp.exists.json"
+rm -f "$tmp.bad.json" "$tmp.types.json" "$tmp.exists.json" "$tmp.bzImage"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

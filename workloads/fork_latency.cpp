@@ -34,7 +34,7 @@ public:
 	{
 		return {"fork_ns", "child_start_ns", "clone_kernel_ns", "child_pgtables_bytes", "parent_pgtables_bytes",
 			"parent_faults", "child_faults", "rusage_parent_minflt", "rusage_child_minflt", "tables_shared_est",
-			"copy_page_range_calls", "copy_page_range_ns", "cpte_fork", "cpte_fault", "handle_cow_pte_calls",
+			"parent_vmas", "copy_page_range_calls", "copy_page_range_ns", "cpte_fork", "cpte_fault", "handle_cow_pte_calls",
 			"tfork_table_copies", "odf_verified"};
 	}
 	void validate(const Params &p) const override
@@ -89,6 +89,7 @@ public:
 		pid_t self = getpid();
 		env.procs.track(self);
 		struct rusage ru0, rc0, ru1, rc1;
+		int vmas = count_vmas(self);
 		getrusage(RUSAGE_SELF, &ru0);
 		getrusage(RUSAGE_CHILDREN, &rc0);
 
@@ -123,6 +124,8 @@ public:
 
 		nlohmann::json t;
 		t["fork_ns"] = t1 - t0;
+		if (vmas >= 0)
+			t["parent_vmas"] = vmas;
 		if (got == sizeof(tc) && tc >= t0)
 			t["child_start_ns"] = tc - t0;
 		t["rusage_parent_minflt"] = ru1.ru_minflt - ru0.ru_minflt;

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# odfbench vm against a real Debian cloud kernel under QEMU: fentry and kprobe
+# paths, results back on the host, failure detection (panic, silent boot,
+# hard timeout, Ctrl-C) and cleanup.  Usage: vm_guest.sh ODFBENCH KERNEL_CACHE_DIR
+set -u
+bin=$(realpath "$1")
+kernel=$("$(dirname "$0")/debian_kernel.sh" "$2") || { echo "FAIL: could not fetch a Debian cloud kernel"; exit 1; }
+py=/usr/bin/python3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok: $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
+leftovers() {  # QEMU processes or temp dirs of odfbench vm
+	pgrep -f 'odfbench-vm-' >/dev/null && echo "qemu still running"
+	ls -d /tmp/odfbench-vm-* 2>/dev/null
+}
+vm() { "$bin" vm --kernel "$kernel" --mem 2G --timeout 240 "$@"; }
+
+# A. doctor: fentry works in this guest, and the results say they came from a VM.
+vm -- doctor --json >"$tmp/doctor.json" 2>"$tmp/doctor.err"; rc=$?
+if [ $rc -eq 0 ] && $py - "$tmp/doctor.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+p = {x["name"]: x for x in j["probes"]}
+assert j["capabilities"]["fentry"]["available"] is True, j["capabilities"]
+assert p["copy_page_range"]["attached"] and p["copy_page_range"]["mechanism"] == "fentry", p["copy_page_range"]
+assert p["sched_process_fork"]["mechanism"] == "tp_btf", p["sched_process_fork"]
+vm = j["environment"]["vm"]
+assert vm["accelerator"] in ("kvm", "tcg") and vm["accelerator_reason"] and vm["qemu"].startswith("QEMU"), vm
+assert "cloud-amd64" in j["kernel"]["release"], j["kernel"]  # the guest's kernel, not the host's
+PY
+then ok "doctor in the guest: fentry available, copy_page_range by fentry"; else bad "doctor in the guest (rc=$rc)"; cat "$tmp/doctor.err"; fi
+
+# B. The kprobe fallback, which this host's kernel cannot exercise.
+vm -- doctor --json --no-fentry >"$tmp/kprobe.json" 2>"$tmp/kprobe.err"; rc=$?
+if [ $rc -eq 0 ] && $py -c '
+import json, sys
+p = {x["name"]: x for x in json.load(open(sys.argv[1]))["probes"]}
+assert p["copy_page_range"]["attached"] and p["copy_page_range"]["mechanism"] == "kprobe", p["copy_page_range"]
+' "$tmp/kprobe.json"; then ok "--no-fentry: copy_page_range by kprobe"; else bad "kprobe fallback (rc=$rc)"; cat "$tmp/kprobe.err"; fi
+
+# C. A run: its results land on the host; copy_page_range fires once per VMA
+#    (ground truth: /proc/self/maps before the fork), inside the clone.
+vm -- run --workload fork-latency --sizes 64M --modes fork --reps 3 -o "$tmp/run.json" 2>"$tmp/run.err"; rc=$?
+if [ $rc -eq 0 ] && [ -f "$tmp/run.json" ] && $py - "$tmp/run.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["run"]["status"] == "complete", j["run"]["status"]
+assert j["run"]["environment"]["vm"]["accelerator"] in ("kvm", "tcg")
+r = j["results"][0]
+assert r["status"] == "ok", r.get("reason")
+for t in r["trials"]:
+    assert t["copy_page_range_calls"] == t["parent_vmas"] > 5, t
+    assert 0 < t["copy_page_range_ns"] <= t["clone_kernel_ns"] <= t["fork_ns"], t
+PY
+then ok "run in the guest: results on the host, copy_page_range calls == VMAs"; else bad "run in the guest (rc=$rc)"; cat "$tmp/run.err"; fi
+
+# D. A kernel without BTF still runs; the report names what is missing.
+vm --hide-btf -- doctor --json >"$tmp/nobtf.json" 2>"$tmp/nobtf.err"; rc=$?
+if $py -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+p = {x["name"]: x for x in j["probes"]}
+assert j["kernel"]["btf"] is False
+assert not p["sched_process_fork"]["attached"] and "BTF" in p["sched_process_fork"]["reason"], p["sched_process_fork"]
+assert p["page_fault_user"]["attached"] and p["page_fault_user"]["mechanism"] == "tracepoint", p["page_fault_user"]
+assert p["copy_page_range"]["mechanism"] == "kprobe", p["copy_page_range"]
+' "$tmp/nobtf.json"; then ok "--hide-btf: raw_tp/kprobe where possible, BTF named as missing"; else bad "--hide-btf (rc=$rc)"; cat "$tmp/nobtf.err"; fi
+
+# E. The guest command's exit status and error come through.
+vm -- run -w nope -s 1M >/dev/null 2>"$tmp/e.err"; rc=$?
+if [ $rc -eq 2 ] && grep -q 'unknown workload "nope"' "$tmp/e.err"; then ok "guest exit status 2 propagated"; else bad "guest exit status (rc=$rc)"; fi
+
+# F. A panic is detected and reported with the console's last lines.
+vm --append rdinit=/nonexistent -- doctor >/dev/null 2>"$tmp/f.err"; rc=$?
+if [ $rc -eq 3 ] && grep -q "panicked" "$tmp/f.err" && grep -q "Kernel panic" "$tmp/f.err"; then ok "panic detected"; else bad "panic (rc=$rc)"; tail -5 "$tmp/f.err"; fi
+
+# G. A guest whose init never speaks hits the boot timeout.
+vm --append rdinit=/bin/cat --boot-timeout 8 -- doctor >/dev/null 2>"$tmp/g.err"; rc=$?
+if [ $rc -eq 3 ] && grep -q "did not start within 8 s" "$tmp/g.err"; then ok "silent boot detected"; else bad "boot timeout (rc=$rc)"; tail -3 "$tmp/g.err"; fi
+
+# H. The hard timeout kills QEMU.
+start=$(date +%s)
+"$bin" vm --kernel "$kernel" --mem 2G --timeout 12 -- run -w fork-latency -s 64M -m fork -n 100000 --warmup 0 --no-progress >/dev/null 2>"$tmp/h.err"; rc=$?
+took=$(( $(date +%s) - start ))
+if [ $rc -eq 3 ] && grep -q "hard timeout" "$tmp/h.err" && [ $took -lt 30 ] && [ -z "$(leftovers)" ]; then ok "hard timeout (${took} s), nothing left behind"; else bad "hard timeout (rc=$rc, ${took} s) $(leftovers)"; tail -3 "$tmp/h.err"; fi
+
+# I. Ctrl-C: QEMU stopped, temp files gone, exit 130.
+"$bin" vm --kernel "$kernel" --mem 2G -- run -w fork-latency -s 64M -m fork -n 100000 --warmup 0 --no-progress >/dev/null 2>"$tmp/i.err" &
+pid=$!
+for _ in $(seq 60); do grep -q "guest up" "$tmp/i.err" && break; sleep 0.5; done
+kill -INT $pid; wait $pid; rc=$?
+if [ $rc -eq 130 ] && [ -z "$(leftovers)" ]; then ok "SIGINT: exit 130, nothing left behind"; else bad "SIGINT (rc=$rc) $(leftovers)"; tail -3 "$tmp/i.err"; fi
+
+echo "vm_guest: $pass passed, $fail failed"
+[ $fail -eq 0 ]
