@@ -1,12 +1,16 @@
 // odfbench: the command line.  doctor | list | run
 #include <cstdio>
 #include <iostream>
+#include <sstream>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "check.h"
 #include "odf_detect.h"
 #include "odf_switch.h"
 #include "probes.h"
@@ -111,8 +115,72 @@ int cmd_list(bool as_json)
 
 }  // namespace
 
+// `odfbench __odf-probe`: exec'd by the odf-interface checks.  Prints this
+// process's use_odf before and after one fork; switches nothing itself.
+int odf_probe()
+{
+	std::string before = read_use_odf(getpid());
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0)
+		waitpid(pid, nullptr, 0);
+	fmt::print("before={} after={}\n", before.empty() ? "absent" : before, read_use_odf(getpid()));
+	return 0;
+}
+
+int cmd_check(const std::string &modes, bool as_json, bool markdown, const std::string &output, int timeout_s,
+	      const std::string &only, bool no_progress)
+{
+	CheckOptions o;
+	o.modes.clear();
+	std::string m;
+	std::stringstream ss(modes);
+	while (std::getline(ss, m, ',')) {
+		Mode mode = parse_mode(m);  // throws naming the mode
+		if (mode == Mode::OdfProcfs)
+			throw std::invalid_argument("check runs under fork and odf (odf-procfs switches the same kernel state)");
+		o.modes.push_back(mode);
+	}
+	if (o.modes.empty())
+		throw std::invalid_argument("--modes: empty");
+	if (timeout_s < 1)
+		throw std::invalid_argument(fmt::format("--timeout: {} is out of range [1, 3600]", timeout_s));
+	o.timeout_s = timeout_s;
+	o.only = only;
+	o.progress = !no_progress;
+	bool matched = only.empty();
+	for (const auto &c : all_checks())
+		matched |= c.name.find(only) != std::string::npos;
+	if (!matched)
+		throw std::invalid_argument(fmt::format("--only: no check name contains \"{}\"", only));
+	std::unique_ptr<ResultsFile> out;
+	if (!output.empty())
+		out = std::make_unique<ResultsFile>(output);  // claimed before any check runs
+	install_signal_handlers();
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	auto doc = run_checks(detect_odf(), o);
+	if (out)
+		out->write(doc);
+	if (as_json)
+		std::cout << doc.dump(2) << "\n";
+	else if (markdown)
+		std::cout << checks_markdown(doc);
+	else
+		std::cout << checks_text(doc);
+	bool bad = doc["status"] != "complete";
+	for (const auto &c : doc["checks"])
+		for (const auto &[mode, r] : c["results"].items())
+			bad |= r["status"] == "fail" || r["status"] == "crashed" || r["status"] == "hung" || r["status"] == "error";
+	if (out)
+		fmt::print(stderr, "check: {}\n", out->path());
+	return interrupted() ? 130 : bad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && std::string(argv[1]) == "__odf-probe")
+		return odf_probe();
 	set_protected_pid(getpid());
 	CLI::App app{"odfbench: eBPF-instrumented evaluation of On-Demand-Fork (EuroSys'21)"};
 	app.require_subcommand(1);
@@ -142,6 +210,18 @@ int main(int argc, char **argv)
 	run->add_option("--params", params_json, "Workload parameters as a JSON object, e.g. '{\"thp\":true}'");
 	run->add_flag("--no-progress", no_progress, "No progress line");
 	pf.add(run);
+
+	std::string check_modes = "fork,odf", check_out, check_only;
+	bool check_json = false, check_md = false, check_no_progress = false;
+	int check_timeout = 30;
+	auto *check = app.add_subcommand("check", "ODF correctness matrix: semantic tests under fork and under ODF");
+	check->add_option("-m,--modes", check_modes, "fork,odf")->capture_default_str();
+	check->add_flag("--json", check_json, "JSON on stdout");
+	check->add_flag("--markdown", check_md, "The matrix as a markdown table");
+	check->add_option("-o,--output", check_out, "Also write the JSON here (must not exist)");
+	check->add_option("--timeout", check_timeout, "Seconds per test before it counts as hung")->capture_default_str();
+	check->add_option("--only", check_only, "Run only checks whose name contains this");
+	check->add_flag("--no-progress", check_no_progress, "No progress line");
 
 	VmOptions vmo;
 	std::string vm_mem = "4G";
@@ -174,6 +254,18 @@ int main(int argc, char **argv)
 		return cmd_doctor(json, pf);
 	if (*list)
 		return cmd_list(list_json);
+	if (*check) {
+		std::string why;
+		if (geteuid() != 0)
+			die("check needs root (it reads /dev/kmsg and /proc/<pid>/use_odf of its children)");
+		try {
+			return cmd_check(check_modes, check_json, check_md, check_out, check_timeout, check_only, check_no_progress);
+		} catch (const std::invalid_argument &e) {
+			die(e.what());
+		} catch (const std::exception &e) {
+			die(e.what(), 1);
+		}
+	}
 	if (*vm) {
 		try {
 			vmo.mem_bytes = parse_size(vm_mem);

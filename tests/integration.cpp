@@ -257,3 +257,67 @@ TEST(Integration, ForcedFallbacksStillAttach)
 			EXPECT_EQ(s.program_type, "raw_tp") << s.name;
 		}
 }
+
+// post-fork-access against arithmetic: every written page faults exactly once
+// per writer, a read of a present page never does, and getrusage agrees.
+class PostForkAccessRun : public ::testing::Test {
+protected:
+	static void SetUpTestSuite()
+	{
+		std::string why;
+		if (!have_bpf_privileges(why))
+			return;
+		dir_ = std::filesystem::temp_directory_path() / ("odfb-pfa-" + std::to_string(getpid()));
+		std::filesystem::create_directories(dir_);
+		auto spec = parse_spec(nlohmann::json::parse(R"({"experiments": [
+			{"workload":"post-fork-access","sizes":["64M"],"modes":["fork"],"reps":3,"warmup":1,
+			 "params":{"who":"both","fraction":0.5,"pattern":"random","op":"write"}},
+			{"workload":"post-fork-access","sizes":["64M"],"modes":["fork"],"reps":3,"warmup":1,
+			 "params":{"who":"child","fraction":1.0,"pattern":"seq","op":"read"}}]})"));
+		OdfInfo odf = detect_odf();
+		auto probes = Probes::open(odf);
+		ResultsFile out((dir_ / "r.json").string());
+		RunOptions o;
+		o.progress = false;
+		rc_ = run_spec(spec, odf, *probes, out, o);
+		doc_ = nlohmann::json::parse(std::ifstream(out.path()));
+	}
+	static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
+	static inline std::filesystem::path dir_;
+	static inline int rc_ = -1;
+	static inline nlohmann::json doc_;
+};
+
+TEST_F(PostForkAccessRun, EveryWrittenPageFaultsOncePerWriter)
+{
+	REQUIRE_BPF();
+	ASSERT_EQ(rc_, 0) << doc_.dump(1);
+	auto &r = doc_["results"][0];
+	ASSERT_EQ(r["status"], "ok") << r["reason"];
+	uint64_t pages = 64ull * 1024 * 1024 / 4096 / 2;
+	ASSERT_EQ(r["setup"]["pages_touched"].get<uint64_t>(), pages);
+	for (auto &t : r["trials"]) {
+		for (const char *who : {"child", "parent"}) {
+			auto bpf = t[std::string(who) + "_faults"].get<uint64_t>();
+			auto ru = t[std::string(who) + "_minflt"].get<uint64_t>();
+			EXPECT_GE(bpf, pages) << who;
+			EXPECT_LE(bpf, pages + 8) << who;  // a few stack/libc pages
+			EXPECT_NEAR(static_cast<double>(bpf), static_cast<double>(ru), 4) << who;
+		}
+		EXPECT_EQ(t["total_ns"].get<uint64_t>(),
+			  t["fork_ns"].get<uint64_t>() + t["child_access_ns"].get<uint64_t>() + t["parent_access_ns"].get<uint64_t>());
+	}
+}
+
+TEST_F(PostForkAccessRun, ReadingPresentPagesTakesNoPerPageFaults)
+{
+	REQUIRE_BPF();
+	auto &r = doc_["results"][1];
+	ASSERT_EQ(r["status"], "ok") << r["reason"];
+	uint64_t pages = 64ull * 1024 * 1024 / 4096;
+	for (auto &t : r["trials"]) {
+		// A few on the child's own stack and libc data, never one per page read.
+		EXPECT_LE(t["child_faults"].get<uint64_t>(), pages / 100);
+		EXPECT_FALSE(t.contains("parent_faults"));
+	}
+}

@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "odf_switch.h"
+#include "fork_trial.h"
 #include "sysinfo.h"
 #include "workload.h"
 
@@ -20,11 +20,6 @@ namespace {
 
 class ForkLatency final : public Workload {
 public:
-	~ForkLatency() override
-	{
-		if (region_)
-			munmap(region_, size_);
-	}
 	std::string name() const override { return "fork-latency"; }
 	std::string description() const override
 	{
@@ -48,37 +43,15 @@ public:
 
 	nlohmann::json setup(TrialEnv &env, const Params &p) override
 	{
-		size_ = p.size_bytes;
-		bool thp = p.extra.value("thp", false);
-		region_ = static_cast<char *>(mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-		if (region_ == MAP_FAILED) {
-			region_ = nullptr;
-			throw std::runtime_error(fmt::format("mmap of {} bytes failed: {}", size_, std::strerror(errno)));
-		}
-		madvise(region_, size_, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-		// Touch, never MAP_POPULATE: GUP marks ODF tables exclusive (facts §4).
-		uint64_t t0 = now_ns();
-		long page = sysconf(_SC_PAGESIZE);
-		for (uint64_t off = 0; off < size_; off += page)
-			region_[off] = 1;
-		uint64_t dt = now_ns() - t0;
-
-		nlohmann::json missing = nlohmann::json::object();
-		auto need = [&](const char *probe, std::initializer_list<const char *> ms) {
-			if (env.probe(probe))
-				return;
-			for (auto *m : ms)
-				missing[m] = fmt::format("probe {} not attached: {}", probe, env.probe_reason[probe]);
-		};
-		need("clone_syscall", {"clone_kernel_ns"});
-		need("sched_process_fork", {"child_pgtables_bytes", "parent_pgtables_bytes", "tables_shared_est"});
-		need("page_fault_user", {"parent_faults", "child_faults"});
-		need("copy_page_range", {"copy_page_range_calls", "copy_page_range_ns"});
-		return {{"prefault_ns", dt},
-			{"prefault_bytes_per_s", dt ? static_cast<double>(size_) * 1e9 / static_cast<double>(dt) : 0.0},
-			{"thp", thp},
-			{"vm_pte_kb_after_prefault", proc_status_kb(getpid(), "VmPTE")},
-			{"missing_metrics", missing}};
+		region_ = std::make_unique<Region>(p.size_bytes, p.extra.value("thp", false));
+		MissingMetrics missing(env);
+		missing.need("clone_syscall", {"clone_kernel_ns"});
+		missing.need("sched_process_fork", {"child_pgtables_bytes", "parent_pgtables_bytes", "tables_shared_est"});
+		missing.need("page_fault_user", {"parent_faults", "child_faults"});
+		missing.need("copy_page_range", {"copy_page_range_calls", "copy_page_range_ns"});
+		auto j = region_->setup_json();
+		j["missing_metrics"] = missing.json();
+		return j;
 	}
 
 	nlohmann::json trial(TrialEnv &env, const Params &) override
@@ -136,44 +109,13 @@ public:
 			t["parent_faults"] = ps.faults_user;
 			t["child_faults"] = cs.faults_user;
 		}
-		if (env.probe("sched_process_fork") && ps.forks == 1 && ps.last_child_tgid == static_cast<__u32>(pid)) {
-			auto ev = fork_evidence(*env.odf, ps, size_);
-			t["child_pgtables_bytes"] = ps.last_child_pgtables_bytes;
-			t["parent_pgtables_bytes"] = ps.last_parent_pgtables_bytes;
-			t["tables_shared_est"] = ev.tables_shared_est;
-			t["sharing_observed"] = ev.sharing_observed;
-			if (ev.flag_known)
-				t["odf_flag_in_child"] = ev.flag_in_child;
-			t["odf_verified"] = env.mode != Mode::Fork && ev.flag_known && ev.flag_in_child && ev.sharing_observed;
-		} else {
-			t["odf_verified"] = false;
-		}
-		if (env.probe("copy_page_range")) {
-			t["copy_page_range_calls"] = ps.cpr_calls;
-			t["copy_page_range_ns"] = ps.cpr_ns;
-		}
-		if (env.probe("copy_page_range_tfork")) {
-			t["copy_page_range_tfork_calls"] = ps.cpr_tfork_calls;
-			t["copy_page_range_tfork_ns"] = ps.cpr_tfork_ns;
-		}
-		if (env.probe("copy_pte_range")) {
-			t["cpte_fork"] = ps.cpte_fork;
-			t["cpte_fault"] = ps.cpte_fault + cs.cpte_fault;
-		}
-		if (env.probe("handle_cow_pte")) {
-			t["handle_cow_pte_calls"] = ps.hcp_calls + cs.hcp_calls;
-			t["handle_cow_pte_reused"] = ps.hcp_ret1 + cs.hcp_ret1;
-		}
-		if (env.probe("cow_pte_fallback"))
-			t["cow_pte_fallback_fault"] = ps.fallback_fault + cs.fallback_fault;
-		if (env.probe("tfork_one_pte_table"))
-			t["tfork_table_copies"] = ps.tfork_table_copies + cs.tfork_table_copies;
+		record_fork_evidence(t, env, ps, pid, region_->bytes());
+		record_copy_counters(t, env, ps, cs);
 		return t;
 	}
 
 private:
-	char *region_ = nullptr;
-	uint64_t size_ = 0;
+	std::unique_ptr<Region> region_;
 };
 
 }  // namespace

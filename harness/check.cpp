@@ -1,0 +1,462 @@
+#include "check.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdexcept>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "odf_switch.h"
+#include "runner.h"
+#include "sysinfo.h"
+#include "vm.h"
+
+namespace odfb {
+
+namespace {
+
+std::vector<CheckDef> &registry()
+{
+	static std::vector<CheckDef> r;
+	return r;
+}
+
+std::string signal_name(int sig)
+{
+	const char *abbrev = sigabbrev_np(sig);
+	return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
+}
+
+// Kernel log records that appear while a check runs (/dev/kmsg, from its end).
+class KernelLog {
+public:
+	KernelLog()
+	{
+		fd_ = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd_ >= 0)
+			lseek(fd_, 0, SEEK_END);
+	}
+	~KernelLog()
+	{
+		if (fd_ >= 0)
+			close(fd_);
+	}
+	bool available() const { return fd_ >= 0; }
+	std::vector<std::string> drain()
+	{
+		std::vector<std::string> lines;
+		char buf[8192];
+		for (;;) {
+			ssize_t n = read(fd_, buf, sizeof(buf) - 1);
+			if (n < 0 && errno == EPIPE)  // overwritten records: skip on
+				continue;
+			if (n <= 0)
+				break;
+			std::string rec(buf, static_cast<size_t>(n));
+			auto semi = rec.find(';');
+			std::string msg = semi == std::string::npos ? rec : rec.substr(semi + 1);
+			if (auto nl = msg.find('\n'); nl != std::string::npos)
+				msg.resize(nl);
+			if (lines.size() < 200)
+				lines.push_back(msg);
+		}
+		return lines;
+	}
+
+private:
+	int fd_ = -1;
+};
+
+void write_all(int fd, const std::string &s)
+{
+	size_t off = 0;
+	while (off < s.size()) {
+		ssize_t n = write(fd, s.data() + off, s.size() - off);
+		if (n <= 0)
+			return;
+		off += static_cast<size_t>(n);
+	}
+}
+
+std::string read_all(int fd)
+{
+	std::string s;
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0)
+			s.append(buf, static_cast<size_t>(n));
+	return s;
+}
+
+std::string g_crash_note;  // in the check's runner: a child that died by a signal
+
+[[noreturn]] void check_runner(const CheckDef &def, Mode mode, const OdfInfo &odf, int out_fd)
+{
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);  // a child that is gone reads as EOF/EPIPE, not a kill
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	nlohmann::json r;
+	try {
+		TrialEnv env;
+		env.mode = mode;
+		env.odf = &odf;
+		env.fork_fn = [] { return fork(); };
+		if (mode == Mode::Odf && !def.odf_only)
+			r["enable"] = enable_in_process(env);
+		else if (mode == Mode::OdfProcfs)
+			throw std::logic_error("check runs fork and odf modes only");
+		CheckCtx ctx(mode, odf, env.fork_fn);
+		Verdict v = def.fn(ctx);
+		r["status"] = v.status;
+		r["detail"] = v.detail;
+		r["forks"] = ctx.forks();
+		r["odf_forks"] = ctx.odf_forks();
+		if (!g_crash_note.empty() && v.status != "pass") {
+			r["status"] = "crashed";
+			r["detail"] = g_crash_note + (v.detail.empty() ? "" : "; " + v.detail);
+		}
+	} catch (const std::exception &e) {
+		r["status"] = "error";
+		r["detail"] = e.what();
+	}
+	write_all(out_fd, r.dump());
+	_exit(0);
+}
+
+long kernel_taint()
+{
+	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
+	long t = -1;
+	if (f) {
+		if (fscanf(f, "%ld", &t) != 1)
+			t = -1;
+		fclose(f);
+	}
+	return t;
+}
+
+nlohmann::json run_one(const CheckDef &def, Mode mode, const OdfInfo &odf, int timeout_s)
+{
+	KernelLog klog;
+	long taint_before = kernel_taint();
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		throw std::runtime_error(fmt::format("pipe: {}", strerror(errno)));
+	uint64_t t0 = now_ns();
+	pid_t pid = fork();
+	if (pid < 0)
+		throw std::runtime_error(fmt::format("fork: {}", strerror(errno)));
+	if (pid == 0) {
+		setpgid(0, 0);
+		close(pfd[0]);
+		check_runner(def, mode, odf, pfd[1]);
+	}
+	setpgid(pid, pid);
+	set_signal_victim(pid);
+	close(pfd[1]);
+	std::string out;
+	bool hung = false;
+	for (;;) {
+		if (interrupted())
+			break;
+		if ((now_ns() - t0) / 1e9 > timeout_s) {
+			hung = true;
+			break;
+		}
+		pollfd p = {pfd[0], POLLIN, 0};
+		int pr = poll(&p, 1, 200);
+		if (pr <= 0)
+			continue;
+		char buf[4096];
+		ssize_t n = read(pfd[0], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		out.append(buf, static_cast<size_t>(n));
+	}
+	close(pfd[0]);
+	// The runner's whole group goes: children stuck in a hung check included.
+	kill(-pid, SIGKILL);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	while (waitpid(-1, nullptr, WNOHANG) > 0) {
+	}
+	set_signal_victim(0);
+
+	nlohmann::json r;
+	if (hung) {
+		r = {{"status", "hung"}, {"detail", fmt::format("no verdict within {} s; its process tree was killed", timeout_s)}};
+	} else if (interrupted()) {
+		r = {{"status", "error"}, {"detail", "interrupted"}};
+	} else if (WIFSIGNALED(status) && out.empty()) {
+		r = {{"status", "crashed"}, {"detail", fmt::format("the check's process died by {}", signal_name(WTERMSIG(status)))}};
+	} else {
+		try {
+			r = nlohmann::json::parse(out);
+		} catch (const std::exception &) {
+			r = {{"status", "crashed"}, {"detail", fmt::format("no verdict: the check's process ended with status {:#x}", status)}};
+		}
+	}
+	// Never report an ODF result that was not ODF.
+	if (mode == Mode::Odf && !def.odf_only && (r["status"] == "pass" || r["status"] == "fail")) {
+		uint64_t forks = r.value("forks", 0ull), odf_forks = r.value("odf_forks", 0ull);
+		if (forks == 0 || odf_forks != forks) {
+			r["detail"] = fmt::format("ODF was requested but {} of {} children ran with ODF on; the verdict was \"{}\"{}",
+						  odf_forks, forks, r["status"].get<std::string>(),
+						  r["detail"].get<std::string>().empty() ? "" : ": " + r["detail"].get<std::string>());
+			r["status"] = "error";
+		}
+	}
+	r["seconds"] = (now_ns() - t0) / 1e9;
+	long taint_after = kernel_taint();
+	r["kernel_taint"] = {{"before", taint_before}, {"after", taint_after}};
+	if (taint_after != taint_before)
+		r["kernel_tainted_here"] = true;  // an oops, BUG or warning during this check
+	r["dmesg"] = klog.available() ? nlohmann::json(klog.drain()) : nlohmann::json("unavailable: /dev/kmsg unreadable");
+	return r;
+}
+
+}  // namespace
+
+CheckCtx::CheckCtx(Mode mode, const OdfInfo &odf, std::function<pid_t()> fork_fn)
+	: mode_(mode), odf_(&odf), fork_fn_(std::move(fork_fn))
+{
+	void *p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		throw std::runtime_error(fmt::format("mmap of the counter page: {}", strerror(errno)));
+	counters_ = static_cast<uint64_t *>(p);
+}
+
+CheckCtx::~CheckCtx()
+{
+	if (counters_)
+		munmap(counters_, 4096);
+}
+
+bool CheckCtx::in_vm() const { return getenv("ODFBENCH_VM_INFO") != nullptr; }
+
+pid_t CheckCtx::fork_raw() { return fork_fn_(); }
+
+void CheckCtx::child_started()
+{
+	__atomic_add_fetch(&counters_[0], 1, __ATOMIC_SEQ_CST);
+	if (read_use_odf(getpid()) == "1")
+		__atomic_add_fetch(&counters_[1], 1, __ATOMIC_SEQ_CST);
+}
+
+uint64_t CheckCtx::forks() const { return __atomic_load_n(&counters_[0], __ATOMIC_SEQ_CST); }
+uint64_t CheckCtx::odf_forks() const { return __atomic_load_n(&counters_[1], __ATOMIC_SEQ_CST); }
+
+std::string CheckCtx::in_child(const std::function<std::string()> &fn)
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		return fmt::format("pipe: {}", strerror(errno));
+	pid_t pid = fork_raw();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return fmt::format("fork: {}", strerror(errno));
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		child_started();
+		std::string v;
+		try {
+			v = fn();
+		} catch (const std::exception &e) {
+			v = fmt::format("exception in the child: {}", e.what());
+		}
+		write_all(pfd[1], v.empty() ? std::string("ok") : v);
+		_exit(0);
+	}
+	close(pfd[1]);
+	std::string v = read_all(pfd[0]);
+	close(pfd[0]);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	if (WIFSIGNALED(status)) {
+		g_crash_note = fmt::format("a child died by {}", signal_name(WTERMSIG(status)));
+		return g_crash_note;
+	}
+	if (v.empty())
+		return fmt::format("the child exited with status {} and no verdict", WEXITSTATUS(status));
+	return v == "ok" ? "" : v;
+}
+
+bool register_check(CheckDef def)
+{
+	registry().push_back(std::move(def));
+	return true;
+}
+
+const std::vector<CheckDef> &all_checks()
+{
+	auto &r = registry();
+	// Plain semantics first; the checks most likely to wedge a buggy kernel
+	// (concurrency) last, so one kernel oops costs as few verdicts as possible.
+	auto rank = [](const std::string &g) {
+		static const std::vector<std::string> order = {"isolation", "sharing", "vma-ops", "features", "odf-interface", "concurrency"};
+		auto it = std::find(order.begin(), order.end(), g);
+		return it == order.end() ? -1 : static_cast<int>(it - order.begin());
+	};
+	std::stable_sort(r.begin(), r.end(), [&](const CheckDef &a, const CheckDef &b) {
+		return a.group != b.group ? rank(a.group) < rank(b.group) : a.name < b.name;
+	});
+	return r;
+}
+
+void fill_pages(char *p, uint64_t bytes, uint32_t tag)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	for (uint64_t off = 0, i = 0; off < bytes; off += page, ++i) {
+		uint64_t v = (static_cast<uint64_t>(tag) << 32) | i;
+		memcpy(p + off, &v, 8);
+		memcpy(p + off + page - 8, &v, 8);
+	}
+}
+
+std::string verify_pages(const char *p, uint64_t bytes, uint32_t tag)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	for (uint64_t off = 0, i = 0; off < bytes; off += page, ++i) {
+		uint64_t want = (static_cast<uint64_t>(tag) << 32) | i, a, b;
+		memcpy(&a, p + off, 8);
+		memcpy(&b, p + off + page - 8, 8);
+		if (a != want || b != want)
+			return fmt::format("page {} holds {:#x}/{:#x}, expected {:#x}", i, a, b, want);
+	}
+	return "";
+}
+
+nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
+{
+	nlohmann::json doc = {{"kind", "odfbench-check"},
+			      {"tool", {{"name", "odfbench"}, {"version", ODFBENCH_VERSION}, {"git", ODFBENCH_GIT}}},
+			      {"started", utc_timestamp()},
+			      {"kernel", {{"release", kernel_release()}, {"btf", kernel_btf_present()}}},
+			      {"odf", odf.to_json()},
+			      {"host", host_json()},
+			      {"environment", {{"vm", vm_environment()}}},
+			      {"modes", nlohmann::json::array()},
+			      {"first_taint", nullptr},  // the check during which the kernel first got tainted
+			      {"checks", nlohmann::json::array()}};
+	for (auto m : opts.modes)
+		doc["modes"].push_back(mode_name(m));
+	std::vector<const CheckDef *> chosen;
+	for (const auto &d : all_checks())
+		if (opts.only.empty() || d.name.find(opts.only) != std::string::npos)
+			chosen.push_back(&d);
+	bool tty = opts.progress && isatty(2);
+	size_t i = 0;
+	for (const auto *d : chosen) {
+		++i;
+		nlohmann::json c = {{"name", d->name}, {"group", d->group}, {"description", d->description}, {"results", nlohmann::json::object()}};
+		for (auto m : opts.modes) {
+			std::string mn = mode_name(m);
+			if (interrupted()) {
+				c["results"][mn] = {{"status", "error"}, {"detail", "interrupted"}};
+				continue;
+			}
+			if (m != Mode::Fork && odf.variant == OdfVariant::None) {
+				c["results"][mn] = {{"status", "unavailable"},
+						    {"detail", fmt::format("kernel {} has no ODF", kernel_release())}};
+				continue;
+			}
+			if (m == Mode::Fork && d->odf_only) {
+				c["results"][mn] = {{"status", "n/a"}, {"detail", "an ODF interface check"}};
+				continue;
+			}
+			if (tty)
+				fmt::print(stderr, "\r\033[K[{}/{}] {} ({})", i, chosen.size(), d->name, mn);
+			c["results"][mn] = run_one(*d, m, odf, opts.timeout_s);
+		}
+		if (tty)
+			fmt::print(stderr, "\r\033[K");
+		for (auto &[m, r] : c["results"].items())
+			if (r.value("kernel_tainted_here", false) && doc["first_taint"].is_null())
+				doc["first_taint"] = fmt::format("{} ({})", d->name, m);
+		doc["checks"].push_back(c);
+	}
+	doc["finished"] = utc_timestamp();
+	doc["status"] = interrupted() ? "interrupted" : "complete";
+	return doc;
+}
+
+namespace {
+std::string cell(const nlohmann::json &c, const std::string &mode)
+{
+	if (!c["results"].contains(mode))
+		return "-";
+	return c["results"][mode]["status"].get<std::string>();
+}
+}  // namespace
+
+std::string checks_markdown(const nlohmann::json &doc)
+{
+	std::string s = fmt::format("ODF correctness matrix: kernel {}, ODF variant {}{}\n\n", doc["kernel"]["release"].get<std::string>(),
+				    doc["odf"]["variant"].get<std::string>(),
+				    doc["environment"]["vm"].is_null() ? ""
+				    : fmt::format(", in a QEMU guest ({})", doc["environment"]["vm"].value("accelerator", "?")));
+	s += "| check | group |";
+	for (const auto &m : doc["modes"])
+		s += fmt::format(" {} |", m.get<std::string>());
+	s += "\n|---|---|";
+	for (size_t i = 0; i < doc["modes"].size(); ++i)
+		s += "---|";
+	s += "\n";
+	std::string notes;
+	for (const auto &c : doc["checks"]) {
+		s += fmt::format("| {} | {} |", c["name"].get<std::string>(), c["group"].get<std::string>());
+		for (const auto &m : doc["modes"]) {
+			std::string st = cell(c, m);
+			bool bad = st == "fail" || st == "crashed" || st == "hung" || st == "error";
+			s += fmt::format(" {} |", bad ? "**" + st + "**" : st);
+			const auto &r = c["results"][m.get<std::string>()];
+			if (st != "pass" && st != "n/a" && st != "unavailable" && !r.value("detail", "").empty())
+				notes += fmt::format("- `{}` under {}: {}\n", c["name"].get<std::string>(), m.get<std::string>(),
+						     r["detail"].get<std::string>());
+		}
+		s += "\n";
+	}
+	if (!notes.empty())
+		s += "\n" + notes;
+	if (!doc["first_taint"].is_null())
+		s += fmt::format("\nThe kernel was tainted (oops, BUG or warning) during `{}`: verdicts after it ran on a damaged kernel.\n",
+				 doc["first_taint"].get<std::string>());
+	return s;
+}
+
+std::string checks_text(const nlohmann::json &doc)
+{
+	std::string s;
+	for (const auto &c : doc["checks"]) {
+		s += fmt::format("{:<28}", c["name"].get<std::string>());
+		for (const auto &m : doc["modes"])
+			s += fmt::format(" {:>5}: {:<12}", m.get<std::string>(), cell(c, m));
+		s += "\n";
+		for (const auto &m : doc["modes"]) {
+			const auto &r = c["results"][m.get<std::string>()];
+			std::string st = r["status"];
+			if (st != "pass" && st != "n/a" && st != "unavailable")
+				s += fmt::format("    {}: {}\n", m.get<std::string>(), r.value("detail", ""));
+		}
+	}
+	return s;
+}
+
+}  // namespace odfb

@@ -1,0 +1,110 @@
+#include "fork_trial.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <sys/mman.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "odf_switch.h"
+#include "sysinfo.h"
+
+namespace odfb {
+
+Region::Region(uint64_t bytes, bool thp) : bytes_(bytes), thp_(thp)
+{
+	page_ = sysconf(_SC_PAGESIZE);
+	void *p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		throw std::runtime_error(fmt::format("mmap of {} bytes failed: {}", bytes_, std::strerror(errno)));
+	data_ = static_cast<char *>(p);
+	madvise(data_, bytes_, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	// Threads exit before any fork; on 6.0.6 their clones come before ODF is
+	// switched on, so they cannot turn it on early.
+	threads_ = static_cast<int>(std::clamp<long>(sysconf(_SC_NPROCESSORS_ONLN), 1, 64));
+	if (bytes_ < (64ull << 20))
+		threads_ = 1;
+	uint64_t t0 = now_ns();
+	uint64_t chunk = (pages() + threads_ - 1) / threads_ * page_;
+	std::vector<std::thread> ts;
+	for (int i = 0; i < threads_; ++i)
+		ts.emplace_back([this, i, chunk] {
+			uint64_t end = std::min(bytes_, (i + 1) * chunk);
+			for (uint64_t off = i * chunk; off < end; off += page_)
+				data_[off] = 1;
+		});
+	for (auto &t : ts)
+		t.join();
+	prefault_ns_ = now_ns() - t0;
+}
+
+Region::~Region()
+{
+	if (data_)
+		munmap(data_, bytes_);
+}
+
+nlohmann::json Region::setup_json() const
+{
+	return {{"prefault_ns", prefault_ns_},
+		{"prefault_bytes_per_s", prefault_ns_ ? static_cast<double>(bytes_) * 1e9 / static_cast<double>(prefault_ns_) : 0.0},
+		{"prefault_threads", threads_},
+		{"thp", thp_},
+		{"vm_pte_kb_after_prefault", proc_status_kb(getpid(), "VmPTE")}};
+}
+
+void MissingMetrics::need(const char *probe, std::initializer_list<const char *> metrics)
+{
+	if (env_.probe(probe))
+		return;
+	auto it = env_.probe_reason.find(probe);
+	for (auto *m : metrics)
+		missing_[m] = fmt::format("probe {} not attached: {}", probe, it == env_.probe_reason.end() ? "unknown" : it->second);
+}
+
+void record_fork_evidence(nlohmann::json &t, const TrialEnv &env, const proc_stats &ps, pid_t child, uint64_t region_bytes)
+{
+	if (!env.probe("sched_process_fork") || ps.forks != 1 || ps.last_child_tgid != static_cast<__u32>(child)) {
+		t["odf_verified"] = false;
+		return;
+	}
+	auto ev = fork_evidence(*env.odf, ps, region_bytes);
+	t["child_pgtables_bytes"] = ps.last_child_pgtables_bytes;
+	t["parent_pgtables_bytes"] = ps.last_parent_pgtables_bytes;
+	t["tables_shared_est"] = ev.tables_shared_est;
+	t["sharing_observed"] = ev.sharing_observed;
+	if (ev.flag_known)
+		t["odf_flag_in_child"] = ev.flag_in_child;
+	t["odf_verified"] = env.mode != Mode::Fork && ev.flag_known && ev.flag_in_child && ev.sharing_observed;
+}
+
+void record_copy_counters(nlohmann::json &t, const TrialEnv &env, const proc_stats &ps, const proc_stats &cs)
+{
+	if (env.probe("copy_page_range")) {
+		t["copy_page_range_calls"] = ps.cpr_calls;
+		t["copy_page_range_ns"] = ps.cpr_ns;
+	}
+	if (env.probe("copy_page_range_tfork")) {
+		t["copy_page_range_tfork_calls"] = ps.cpr_tfork_calls;
+		t["copy_page_range_tfork_ns"] = ps.cpr_tfork_ns;
+	}
+	if (env.probe("copy_pte_range")) {
+		t["cpte_fork"] = ps.cpte_fork;
+		t["cpte_fault"] = ps.cpte_fault + cs.cpte_fault;
+	}
+	if (env.probe("handle_cow_pte")) {
+		t["handle_cow_pte_calls"] = ps.hcp_calls + cs.hcp_calls;
+		t["handle_cow_pte_reused"] = ps.hcp_ret1 + cs.hcp_ret1;
+	}
+	if (env.probe("cow_pte_fallback"))
+		t["cow_pte_fallback_fault"] = ps.fallback_fault + cs.fallback_fault;
+	if (env.probe("tfork_one_pte_table"))
+		t["tfork_table_copies"] = ps.tfork_table_copies + cs.tfork_table_copies;
+}
+
+}  // namespace odfb

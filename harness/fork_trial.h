@@ -1,0 +1,65 @@
+// Pieces every fork-based workload shares: a prefaulted region, and the
+// in-kernel evidence of what one fork did (and whether it really was ODF).
+#pragma once
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+
+#include <sys/types.h>
+#include <nlohmann/json.hpp>
+
+#include "workload.h"
+
+extern "C" {
+#include <linux/types.h>
+#include "odfbench.h"
+}
+
+namespace odfb {
+
+// Private anonymous memory, prefaulted by touching every page (never
+// MAP_POPULATE or mlock: GUP marks ODF tables exclusive, facts §4), with the
+// touch spread over every online CPU.
+class Region {
+public:
+	Region(uint64_t bytes, bool thp);
+	~Region();
+	Region(const Region &) = delete;
+	Region &operator=(const Region &) = delete;
+	char *data() const { return data_; }
+	uint64_t bytes() const { return bytes_; }
+	uint64_t pages() const { return bytes_ / page_; }
+	long page_size() const { return page_; }
+	// prefault_ns, prefault_bytes_per_s, prefault_threads, thp, vm_pte_kb_after_prefault
+	nlohmann::json setup_json() const;
+
+private:
+	char *data_ = nullptr;
+	uint64_t bytes_ = 0;
+	long page_ = 4096;
+	bool thp_ = false;
+	uint64_t prefault_ns_ = 0;
+	int threads_ = 1;
+};
+
+// setup.missing_metrics: metric -> why its probe is not attached.
+class MissingMetrics {
+public:
+	explicit MissingMetrics(const TrialEnv &env) : env_(env) {}
+	void need(const char *probe, std::initializer_list<const char *> metrics);
+	const nlohmann::json &json() const { return missing_; }
+
+private:
+	const TrialEnv &env_;
+	nlohmann::json missing_ = nlohmann::json::object();
+};
+
+// From the parent's counters after one fork of `child`: page-table bytes of
+// both, tables shared, the ODF flag, and odf_verified (true only when ODF was
+// requested and both the flag and the page tables prove it).
+void record_fork_evidence(nlohmann::json &t, const TrialEnv &env, const proc_stats &parent, pid_t child, uint64_t region_bytes);
+
+// copy_page_range and the ODF table counters of a parent/child pair.
+void record_copy_counters(nlohmann::json &t, const TrialEnv &env, const proc_stats &parent, const proc_stats &child);
+
+}  // namespace odfb

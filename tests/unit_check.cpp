@@ -1,0 +1,106 @@
+// The check runner's verdict classes, proven with checks registered only in
+// this test binary: a check that fails, hangs, crashes, or whose child crashes
+// must be reported as such, never as a pass.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "../checks/check_util.h"
+#include "check.h"
+
+using namespace odfb;
+
+ODFBENCH_CHECK({"t-pass", "test", "passes", [](CheckCtx &ctx) { return ctx.in_child([] { return std::string(); }).empty() ? pass() : fail("x"); }})
+ODFBENCH_CHECK({"t-fail", "test", "fails", [](CheckCtx &) { return fail("the pages differed"); }})
+ODFBENCH_CHECK({"t-hang", "test", "hangs", [](CheckCtx &) {
+			for (;;)
+				pause();
+			return pass();
+		}})
+ODFBENCH_CHECK({"t-crash", "test", "crashes itself", [](CheckCtx &) {
+			raise(SIGSEGV);
+			return pass();
+		}})
+ODFBENCH_CHECK({"t-child-crash", "test", "its child crashes", [](CheckCtx &ctx) {
+			std::string f = ctx.in_child([]() -> std::string { abort(); });
+			return f.empty() ? pass() : fail(f);
+		}})
+// The shared frame must notice a child whose view differs from what it expects.
+ODFBENCH_CHECK({"t-frame-detects", "test", "op_after_fork sees a wrong page", [](CheckCtx &ctx) {
+			checks::Region r(4 * checks::kWindow);
+			return checks::op_after_fork(
+				ctx, r,
+				[](checks::Region &r) {
+					checks::set_page(r.p(), 700, 3);  // not what child_tag below expects
+					return std::string();
+				},
+				[](uint64_t) { return 1; });
+		}})
+
+namespace {
+nlohmann::json run_all()
+{
+	static nlohmann::json doc = [] {
+		CheckOptions o;
+		o.modes = {Mode::Fork, Mode::Odf};
+		o.timeout_s = 2;
+		o.progress = false;
+		return run_checks(detect_odf(), o);
+	}();
+	return doc;
+}
+const nlohmann::json &result(const std::string &name, const std::string &mode = "fork")
+{
+	static nlohmann::json doc = run_all();
+	for (const auto &c : doc["checks"])
+		if (c["name"] == name)
+			return c["results"][mode];
+	throw std::runtime_error("no check " + name);
+}
+}  // namespace
+
+TEST(CheckRunner, VerdictClasses)
+{
+	EXPECT_EQ(result("t-pass")["status"], "pass");
+	EXPECT_EQ(result("t-pass")["forks"], 1);
+	EXPECT_EQ(result("t-fail")["status"], "fail");
+	EXPECT_EQ(result("t-fail")["detail"], "the pages differed");
+	EXPECT_EQ(result("t-hang")["status"], "hung");
+	EXPECT_EQ(result("t-crash")["status"], "crashed");
+	EXPECT_NE(result("t-crash")["detail"].get<std::string>().find("SIGSEGV"), std::string::npos);
+	EXPECT_EQ(result("t-child-crash")["status"], "crashed");
+	EXPECT_NE(result("t-child-crash")["detail"].get<std::string>().find("SIGABRT"), std::string::npos);
+	EXPECT_EQ(result("t-frame-detects")["status"], "fail");
+	EXPECT_NE(result("t-frame-detects")["detail"].get<std::string>().find("page 700"), std::string::npos);
+}
+
+TEST(CheckRunner, HungChecksLeaveNoProcesses)
+{
+	EXPECT_EQ(result("t-hang")["status"], "hung");
+	// The runner's whole group was killed: nothing of ours is left to reap or run.
+	EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+	EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(CheckRunner, OdfColumnIsNeverFaked)
+{
+	auto odf = detect_odf();
+	const auto &r = result("t-pass", "odf");
+	if (odf.variant == OdfVariant::None) {
+		EXPECT_EQ(r["status"], "unavailable");
+	} else {
+		// The child really ran with ODF on, or the verdict is not reported as one.
+		EXPECT_TRUE(r["status"] == "error" || r["odf_forks"] == r["forks"]) << r.dump();
+	}
+}
+
+TEST(CheckRunner, MarkdownTableHasEveryCheck)
+{
+	std::string md = checks_markdown(run_all());
+	EXPECT_NE(md.find("| check | group | fork | odf |"), std::string::npos);
+	EXPECT_NE(md.find("| t-fail | test | **fail** |"), std::string::npos) << md;
+	EXPECT_NE(md.find("| t-pass | test | pass |"), std::string::npos) << md;
+}
