@@ -4,7 +4,8 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 DEPS = clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev cmake g++ make pkg-config \
        nlohmann-json3-dev libgtest-dev libcli11-dev libfmt-dev python3-jsonschema git \
-       qemu-system-x86 busybox-static
+       qemu-system-x86 busybox-static libhiredis-dev redis-server \
+       libsqlite3-dev afl++
 
 .PHONY: all deps build run test clean
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -76,6 +77,68 @@ nlohmann::json enable_procfs(pid_t runner)
 	close(fd);
 	j["use_odf_after"] = read_use_odf(runner);
 	return j;
+}
+
+Launched launch_program(const std::vector<std::string> &argv, bool odf, const OdfInfo &info,
+			const std::function<void()> &in_child)
+{
+	if (argv.empty())
+		throw std::invalid_argument("launch_program: empty command");
+	if (odf && info.variant == OdfVariant::None)
+		throw std::logic_error("launch_program with ODF on a kernel without ODF");
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
+	auto exec_it = [&]() {
+		if (in_child)
+			in_child();
+		std::vector<char *> a;
+		for (const auto &s : argv)
+			a.push_back(const_cast<char *>(s.c_str()));
+		a.push_back(nullptr);
+		execvp(a[0], a.data());
+		fmt::print(stderr, "odfbench: cannot exec {}: {}\n", argv[0], std::strerror(errno));
+		_exit(127);
+	};
+	Launched l;
+	pid_t first = fork();
+	if (first < 0)
+		throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
+	if (first == 0) {
+		close(pfd[0]);
+		if (!odf)
+			exec_it();
+		pid_t g;
+		if (info.variant == OdfVariant::Paper56) {
+			g = static_cast<pid_t>(syscall(439, 0, 0, 0, 0, 0));
+		} else {
+			if (prctl(65, 0, 0, 0, 0) != 0 && errno != EINVAL)
+				_exit(126);
+			g = fork();  // READY becomes ON here, for both
+		}
+		if (g == 0)
+			exec_it();
+		(void)!write(pfd[1], &g, sizeof(g));
+		int st = 0;
+		if (g > 0)
+			waitpid(g, &st, 0);
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	}
+	close(pfd[1]);
+	if (odf) {
+		l.via = first;
+		if (read(pfd[0], &l.pid, sizeof(l.pid)) != sizeof(l.pid) || l.pid <= 0) {
+			close(pfd[0]);
+			waitpid(first, nullptr, 0);
+			throw std::runtime_error(fmt::format("could not start {} with ODF on", argv[0]));
+		}
+	} else {
+		l.pid = first;
+	}
+	close(pfd[0]);
+	l.evidence = {{"launcher", odf ? (info.variant == OdfVariant::Paper56 ? "tfork, exec" : "prctl(65), fork, exec") : "fork, exec"},
+		      {"use_odf", read_use_odf(l.pid)}};
+	return l;
 }
 
 ForkEvidence fork_evidence(const OdfInfo &odf, const proc_stats &p, uint64_t region_bytes)

@@ -2,7 +2,9 @@
 // odfbench created: on 6.0.6 the flag can never be cleared again.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include <sys/types.h>
 #include <nlohmann/json_fwd.hpp>
@@ -31,6 +33,19 @@ nlohmann::json enable_in_process(TrialEnv &env);
 
 // From the main process, for a runner it created: write /proc/<pid>/use_odf.
 nlohmann::json enable_procfs(pid_t runner);
+
+// Starts an unmodified program.  With `odf`, ODF is on from its first
+// instruction (facts §1): on 6.0.6 an intermediate process sets READY and
+// forks (now ON, inherited across exec) and the grandchild execs; on the
+// paper kernel the intermediate tforks.  `in_child` runs just before exec
+// (redirections).  Returns the program's pid; `via` is the intermediate's,
+// which exits with the program's status.
+struct Launched {
+	pid_t pid = -1, via = -1;
+	nlohmann::json evidence;  // use_odf of the program after launch
+};
+Launched launch_program(const std::vector<std::string> &argv, bool odf, const OdfInfo &info,
+			const std::function<void()> &in_child = {});
 
 // What one fork left behind, judged against the region it was meant to share.
 struct ForkEvidence {

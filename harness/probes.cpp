@@ -450,6 +450,18 @@ void ProcTable::forget(pid_t tgid)
 	bpf_map_delete_elem(fd_, &k);
 }
 
+void ProcTable::clear()
+{
+	std::vector<__u32> keys;
+	__u32 k, next;
+	for (int rc = bpf_map_get_next_key(fd_, nullptr, &next); rc == 0; rc = bpf_map_get_next_key(fd_, &k, &next)) {
+		keys.push_back(next);
+		k = next;
+	}
+	for (auto key : keys)
+		bpf_map_delete_elem(fd_, &key);
+}
+
 size_t ProcTable::size() const
 {
 	__u32 k, next;

@@ -70,6 +70,7 @@ public:
 	void track(pid_t tgid);  // start (or restart) counting this process from zero
 	std::optional<proc_stats> read(pid_t tgid) const;
 	void forget(pid_t tgid);
+	void clear();  // every entry: after a workload that forks thousands of children
 	size_t size() const;
 
 private:

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 #include <fcntl.h>
+#include <filesystem>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -55,6 +56,49 @@ void send(int fd, const nlohmann::json &j)
 }
 
 // The runner: everything here happens in the fresh process tree.
+// One line per cell: its headline metric (the workload's first one that has
+// a summary), median and 95% CI, and an outlier warning like hyperfine's.
+void print_cell_line(const nlohmann::json &r)
+{
+	std::string what = fmt::format("{}: {}", r["status"].get<std::string>(), r.value("reason", ""));
+	std::string headline;
+	if (r["status"] == "ok")
+		if (auto wl = make_workload(r["workload"]))
+			for (const auto &m : wl->metrics())
+				if (r["summary"].contains(m) && r["summary"][m].contains("ci95")) {
+					headline = m;
+					break;
+				}
+	if (!headline.empty()) {
+		const auto &s = r["summary"][headline];
+		bool ns = headline.ends_with("_ns");
+		double k = ns ? 1e3 : 1;
+		what = fmt::format("ok  {} median {:.1f}{} [{:.1f}, {:.1f}] (n={})", ns ? headline.substr(0, headline.size() - 3) : headline,
+				   s["median"].get<double>() / k, ns ? " us" : "", s["ci95"][0].get<double>() / k, s["ci95"][1].get<double>() / k,
+				   s["n"].get<int>());
+	}
+	fmt::print(stderr, "{:<16} {:>6} {:<10} {}\n", r["workload"].get<std::string>(), r["params"]["size"].get<std::string>(),
+		   r["mode"].get<std::string>(), what);
+	if (!headline.empty() && r["summary"][headline].value("outliers", 0) > 0)
+		fmt::print(stderr, "  warning: {} statistical outliers in {}; consider more reps or a quieter machine\n",
+			   r["summary"][headline]["outliers"].get<int>(), headline);
+	if (r.contains("warning"))
+		fmt::print(stderr, "  warning: {}\n", r["warning"].get<std::string>());
+}
+
+void reap_group(pid_t pgid)
+{
+	for (int i = 0; i < 500; ++i) {
+		pid_t p = waitpid(-pgid, nullptr, WNOHANG);
+		if (p < 0 && errno == ECHILD)
+			return;
+		if (p == 0)
+			usleep(10000);
+	}
+}
+
+std::string scratch_dir(pid_t runner) { return fmt::format("/tmp/odfbench-cell-{}", runner); }
+
 [[noreturn]] void runner_main(const Experiment &e, uint64_t size, Mode mode, const OdfInfo &odf, const Probes &probes,
 			      int out_fd, int in_fd)
 {
@@ -72,6 +116,7 @@ void send(int fd, const nlohmann::json &j)
 			env.probe_reason[s.name] = s.reason;
 		}
 		env.fork_fn = [] { return fork(); };
+		env.scratch = scratch_dir(getpid());
 		env.procs.track(getpid());
 		Params p{size, e.params};
 		nlohmann::json setup = w->setup(env, p);
@@ -79,7 +124,9 @@ void send(int fd, const nlohmann::json &j)
 		send(out_fd, {{"type", "setup"}, {"setup", setup}});
 
 		nlohmann::json enable = nullptr;
-		if (mode == Mode::Odf)
+		if (w->switches_odf_itself())
+			enable = {{"mechanism", "by the workload, for the program it runs"}};
+		else if (mode == Mode::Odf)
 			enable = enable_in_process(env);
 		else if (mode == Mode::OdfProcfs) {
 			send(out_fd, {{"type", "enable-procfs"}});
@@ -97,6 +144,7 @@ void send(int fd, const nlohmann::json &j)
 				t["use_odf_after"] = read_use_odf(getpid());
 			send(out_fd, {{"type", "trial"}, {"trial", t}});
 		}
+		w.reset();  // the workload stops what it started (servers, helpers) before the runner goes
 		send(out_fd, {{"type", "done"}});
 		_exit(0);
 	} catch (const std::exception &ex) {
@@ -239,12 +287,14 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, const Probes &probes,
 	kill(-runner, SIGKILL);  // the runner and anything it left behind
 	int status = 0;
 	waitpid(runner, &status, 0);
-	// As subreaper we inherit trial children the kill orphaned: reap them too.
-	while (waitpid(-1, nullptr, WNOHANG) > 0) {
-	}
+	// As subreaper we inherit what the kill orphaned: reap the whole group,
+	// for at most 5 s (a process stuck in the kernel cannot be waited for).
+	reap_group(runner);
 	g_tree = 0;
 	close(to_main[0]);
 	close(to_runner[1]);
+	std::error_code ec;
+	std::filesystem::remove_all(scratch_dir(runner), ec);  // whatever the cell left, killed or not
 	r["wall_ns"] = now_ns() - t_start;
 	if (!done && !failed && !r.contains("interrupted")) {
 		r["status"] = "error";
@@ -353,19 +403,7 @@ int run_spec(const RunSpec &spec, const OdfInfo &odf, Probes &probes, ResultsFil
 		doc["results"].push_back(r);
 		if (!interrupted())
 			out.write(doc);
-		fmt::print(stderr, "{:<14} {:>6} {:<10} {}\n", r["workload"].get<std::string>(), r["params"]["size"].get<std::string>(),
-			   r["mode"].get<std::string>(),
-			   r["status"] == "ok" && r["summary"].contains("fork_ns")
-				   ? fmt::format("ok  fork median {:.1f} us [{:.1f}, {:.1f}] (n={})",
-						 r["summary"]["fork_ns"]["median"].get<double>() / 1e3,
-						 r["summary"]["fork_ns"]["ci95"][0].get<double>() / 1e3,
-						 r["summary"]["fork_ns"]["ci95"][1].get<double>() / 1e3,
-						 r["summary"]["fork_ns"]["n"].get<int>())
-				   : fmt::format("{}: {}", r["status"].get<std::string>(), r["reason"].get<std::string>()));
-		for (auto &[metric, s] : r["summary"].items())
-			if (metric == "fork_ns" && s["outliers"].get<int>() > 0)
-				fmt::print(stderr, "  warning: {} statistical outliers in fork_ns; consider more reps or a quieter machine\n",
-					   s["outliers"].get<int>());
+		print_cell_line(r);
 	}
 	doc["run"]["finished"] = utc_timestamp();
 	doc["run"]["wall_ns"] = now_ns() - t0;

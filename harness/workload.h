@@ -36,6 +36,9 @@ struct TrialEnv {
 	// fork() for fork/odf-procfs and for odf on 6.0.6; the tfork syscall
 	// for odf on the paper kernel, where the switch is the fork itself.
 	std::function<pid_t()> fork_fn;
+	// A per-cell scratch directory (created on first use); the main process
+	// removes it after the cell, even when the cell was killed.
+	std::string scratch;
 	bool probe(const std::string &name) const
 	{
 		auto it = probe_attached.find(name);
@@ -57,6 +60,10 @@ public:
 	virtual nlohmann::json setup(TrialEnv &env, const Params &p) = 0;
 	// One trial: its raw metrics.  Numbers are summarized, bools counted.
 	virtual nlohmann::json trial(TrialEnv &env, const Params &p) = 0;
+	// True for workloads that run an unmodified program and switch ODF on
+	// for it themselves (launcher or /proc/<pid>/use_odf); the runner then
+	// leaves its own process alone.
+	virtual bool switches_odf_itself() const { return false; }
 };
 
 using WorkloadFactory = std::function<std::unique_ptr<Workload>()>;

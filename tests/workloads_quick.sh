@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# bench/workloads-quick.json on this machine: every workload runs, and each
+# one's metric agrees with a source independent of it (issue 4).
+set -u
+bin=$(realpath "$1")
+spec=$(realpath "$2")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$bin" run "$spec" --no-progress -o "$tmp/r.json" 2>"$tmp/err"; rc=$?
+/usr/bin/python3 - "$tmp/r.json" "$rc" <<'PY' || { tail -20 "$tmp/err"; exit 1; }
+import json, sys
+doc = json.load(open(sys.argv[1]))
+rc = int(sys.argv[2])
+odf = doc["run"]["odf"]["variant"]
+cells = {}
+for r in doc["results"]:
+    cells.setdefault((r["workload"], r["mode"]), []).append(r)
+problems = []
+def check(cond, what):
+    if not cond:
+        problems.append(what)
+def fork(w, i=0):
+    r = cells[(w, "fork")][i]
+    assert r["status"] == "ok", f'{w}: {r["status"]}: {r.get("reason")}'
+    return r
+
+workloads = {w for w, _ in cells}
+check(len(workloads) == 9, f"workloads run: {sorted(workloads)}")
+for (w, m), rs in cells.items():
+    for r in rs:
+        if m != "fork" and odf == "none":
+            check(r["status"] == "unavailable" and "no ODF" in r["reason"], f"{w}/{m}: {r['status']}")
+
+# fork-latency: classic fork copies every table of the region.
+for t in fork("fork-latency")["trials"]:
+    check(t["child_pgtables_bytes"] >= 256 * 1024 * 1024 // (2 << 20) * 4096, f"fork-latency pgtables {t}")
+# post-fork-access: each writer faults once per written page; getrusage agrees.
+pfa = fork("post-fork-access")
+pages = pfa["setup"]["pages_touched"]
+for t in pfa["trials"]:
+    for who in ("child", "parent"):
+        f, ru = t[f"{who}_faults"], t[f"{who}_minflt"]
+        check(pages <= f <= pages + 8 and abs(f - ru) <= 4, f"post-fork-access {who}: {f} faults, {ru} minflt, {pages} pages")
+# concurrent-fork: three holders, each child got every table of its own region.
+for t in fork("concurrent-fork")["trials"]:
+    check(t["procs"] == 3 and len(t["holders"]) == 3, f"concurrent-fork holders {t}")
+    for h in t["holders"]:
+        check(h["child_pgtables_bytes"] >= 128 * 1024 * 1024 // (2 << 20) * 4096, f"concurrent-fork holder {h}")
+    check(t["fork_ns_min"] <= t["fork_ns"] <= t["fork_ns_max"], f"concurrent-fork order {t}")
+# vma-sweep: /proc/self/maps shows the requested mappings (plus the program's own few).
+vs = fork("vma-sweep")
+for t in vs["trials"]:
+    check(2000 <= t["parent_vmas"] <= 2000 + 60, f"vma-sweep parent_vmas {t['parent_vmas']}")
+# fork-rate: the BPF fork count equals the cycles the loop counted.
+for t in fork("fork-rate")["trials"]:
+    check(t["bpf_forks"] == t["cycles"] > 10, f"fork-rate {t['bpf_forks']} forks vs {t['cycles']} cycles")
+# thp: smaps says the region is on huge pages (when THP is not off).
+thp = fork("thp")
+check(thp["setup"]["anon_huge_kb"] >= 200 * 1024 or thp["setup"]["anon_huge_kb"] == 0, f"thp anon_huge_kb {thp['setup']['anon_huge_kb']}")
+# redis: Redis's own fork time against the BPF clone time of the redis process.
+for t in fork("redis-snapshot")["trials"]:
+    us, k = t["latest_fork_usec"] * 1000, t["clone_kernel_ns"]
+    check(0.5 * k <= us <= 2 * k + 200_000, f"redis latest_fork_usec {us} ns vs clone {k} ns")
+    check(t["window_requests"] > 0 and t["baseline_requests"] > 0, f"redis samples {t}")
+# fuzz: executions the driver (or AFL) counted against forks BPF saw.
+for r in cells[("fuzz", "fork")]:
+    assert r["status"] == "ok", r.get("reason")
+    for t in r["trials"]:
+        e, b = t["execs"], t["bpf_forks"]
+        check(e > 0 and abs(b - e) <= max(2, 0.1 * e), f"fuzz ({r['setup']['driver']}) execs {e} vs BPF forks {b}")
+# external: the script forks exactly three times and prints 7.5.
+for t in fork("external")["trials"]:
+    check(t["metric"] == 7.5 and t["forks"] == 3, f"external {t}")
+assert not problems, "\n".join(problems)
+assert rc == 0, f"exit status {rc}"
+print(f"workloads_quick: {len(workloads)} workloads, all checks held")
+PY

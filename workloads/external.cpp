@@ -1,0 +1,176 @@
+// external: an unmodified program as a workload, described in the spec:
+//   "params": {"command": ["prog", "arg", "{out}"], "env": {"K": "V"},
+//              "metric": {"name": "ops_per_s", "regex": "([0-9.]+) ops/s"}}
+//   or        "metric": {"name": "p99_ms", "json_file": "{out}", "key": "p99"}
+// `{out}` becomes a fresh file in the cell's scratch directory.  ODF is applied
+// through the launcher (mode odf) or /proc/<pid>/use_odf right after start
+// (odf-procfs), so the program needs no change.  `size` is what the program
+// holds: the memory guard checks it, and the ODF evidence is judged against it.
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <stdexcept>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "fork_trial.h"
+#include "odf_switch.h"
+#include "sysinfo.h"
+#include "workload.h"
+
+namespace odfb {
+namespace {
+
+class External final : public Workload {
+public:
+	std::string name() const override { return "external"; }
+	std::string description() const override
+	{
+		return "a program given in the spec (params.command, params.metric: regex on stdout or a JSON file)";
+	}
+	std::vector<std::string> metrics() const override { return {"metric", "wall_ns", "forks", "odf_verified"}; }
+	bool switches_odf_itself() const override { return true; }
+	void validate(const Params &p) const override
+	{
+		const auto &x = p.extra;
+		for (auto &[k, v] : x.items())
+			if (k != "command" && k != "env" && k != "metric" && k != "timeout_s")
+				throw std::invalid_argument(fmt::format("params.{}: unknown parameter for external (known: command, env, metric, timeout_s)", k));
+		if (!x.contains("command") || !x["command"].is_array() || x["command"].empty())
+			throw std::invalid_argument("params.command: required, a non-empty array of strings");
+		for (const auto &a : x["command"])
+			if (!a.is_string())
+				throw std::invalid_argument("params.command: every element must be a string");
+		if (x.contains("env")) {
+			if (!x["env"].is_object())
+				throw std::invalid_argument("params.env: must be an object of strings");
+			for (auto &[k, v] : x["env"].items())
+				if (!v.is_string())
+					throw std::invalid_argument(fmt::format("params.env.{}: must be a string", k));
+		}
+		if (!x.contains("metric") || !x["metric"].is_object() || !x["metric"].contains("name") || !x["metric"]["name"].is_string())
+			throw std::invalid_argument("params.metric: required, an object with a \"name\"");
+		const auto &m = x["metric"];
+		bool rx = m.contains("regex"), js = m.contains("json_file");
+		if (rx == js)
+			throw std::invalid_argument("params.metric: give exactly one of \"regex\" or \"json_file\" (+ \"key\")");
+		if (rx) {
+			try {
+				std::regex re(m["regex"].get<std::string>());
+				if (re.mark_count() < 1)
+					throw std::invalid_argument("params.metric.regex: needs one capture group around the number");
+			} catch (const std::regex_error &e) {
+				throw std::invalid_argument(fmt::format("params.metric.regex: invalid: {}", e.what()));
+			}
+		} else if (!m.contains("key") || !m["key"].is_string()) {
+			throw std::invalid_argument("params.metric.key: required with json_file");
+		}
+		if (x.contains("timeout_s") && (!x["timeout_s"].is_number() || x["timeout_s"].get<double>() <= 0))
+			throw std::invalid_argument("params.timeout_s: must be a positive number");
+	}
+
+	nlohmann::json setup(TrialEnv &env, const Params &p) override
+	{
+		std::filesystem::create_directories(env.scratch);
+		MissingMetrics missing(env);
+		missing.need("sched_process_fork", {"forks", "odf_verified"});
+		return {{"command", p.extra["command"]}, {"missing_metrics", missing.json()}};
+	}
+
+	nlohmann::json trial(TrialEnv &env, const Params &p) override
+	{
+		std::string out = fmt::format("{}/out-{}", env.scratch, trial_++), stdout_path = out + ".stdout";
+		std::vector<std::string> argv;
+		for (const auto &a : p.extra["command"]) {
+			std::string s = a.get<std::string>();
+			for (size_t at; (at = s.find("{out}")) != std::string::npos;)
+				s.replace(at, 5, out);
+			argv.push_back(s);
+		}
+		env.procs.clear();
+		env.procs.track(getpid());  // the program and its descendants become tracked
+		uint64_t t0 = now_ns();
+		auto l = launch_program(argv, env.mode == Mode::Odf, *env.odf, [&] {
+			if (p.extra.contains("env"))
+				for (auto &[k, v] : p.extra["env"].items())
+					setenv(k.c_str(), v.get<std::string>().c_str(), 1);
+			int fd = open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			dup2(fd, 1);
+		});
+		nlohmann::json t;
+		if (env.mode == Mode::OdfProcfs)
+			t["enable"] = enable_procfs(l.pid);  // its next fork turns it on
+		double limit = p.extra.value("timeout_s", 600.0);
+		int status = 0;
+		pid_t waited = l.via > 0 ? l.via : l.pid;
+		while (waitpid(waited, &status, WNOHANG) == 0) {
+			if ((now_ns() - t0) / 1e9 > limit) {
+				kill(l.pid, SIGKILL);
+				waitpid(waited, &status, 0);
+				throw std::runtime_error(fmt::format("{} ran longer than params.timeout_s = {} s", argv[0], limit));
+			}
+			usleep(2000);
+		}
+		t["wall_ns"] = now_ns() - t0;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			throw std::runtime_error(fmt::format("{} exited with status {:#x}", argv[0], status));
+		t["metric"] = read_metric(p.extra["metric"], stdout_path, out);
+		t["metric_name"] = p.extra["metric"]["name"];
+		t["launch"] = l.evidence;
+		auto ps = env.procs.read(l.pid).value_or(proc_stats{});
+		if (env.probe("sched_process_fork"))
+			t["forks"] = ps.forks;
+		if (ps.forks > 0) {
+			proc_stats last = ps;
+			last.forks = 1;  // judged on its last fork
+			record_fork_evidence(t, env, last, static_cast<pid_t>(ps.last_child_tgid), p.size_bytes);
+		} else {
+			t["odf_verified"] = false;  // a program that never forks gets nothing from ODF
+		}
+		return t;
+	}
+
+private:
+	static double read_metric(const nlohmann::json &m, const std::string &stdout_path, const std::string &out)
+	{
+		if (m.contains("regex")) {
+			std::ifstream in(stdout_path);
+			std::string text{std::istreambuf_iterator<char>(in), {}};
+			std::smatch match;
+			std::regex re(m["regex"].get<std::string>());
+			if (!std::regex_search(text, match, re))
+				throw std::runtime_error(fmt::format("metric {}: regex {} matched nothing in the program's output",
+								     m["name"].get<std::string>(), m["regex"].get<std::string>()));
+			try {
+				return std::stod(match[1].str());
+			} catch (const std::exception &) {
+				throw std::runtime_error(fmt::format("metric {}: \"{}\" is not a number", m["name"].get<std::string>(), match[1].str()));
+			}
+		}
+		std::string path = m["json_file"].get<std::string>();
+		if (path == "{out}")
+			path = out;
+		nlohmann::json j;
+		try {
+			j = nlohmann::json::parse(std::ifstream(path));
+		} catch (const std::exception &e) {
+			throw std::runtime_error(fmt::format("metric {}: cannot read JSON from {}: {}", m["name"].get<std::string>(), path, e.what()));
+		}
+		auto key = m["key"].get<std::string>();
+		if (!j.contains(key) || !j[key].is_number())
+			throw std::runtime_error(fmt::format("metric {}: {} has no number at key \"{}\"", m["name"].get<std::string>(), path, key));
+		return j[key].get<double>();
+	}
+	int trial_ = 0;
+};
+
+}  // namespace
+}  // namespace odfb
+
+using odfb::External;
+ODFBENCH_WORKLOAD(External)

@@ -1,0 +1,64 @@
+// thp: the fork-latency sweep with the region on 2 MiB pages (MADV_HUGEPAGE).
+// ODF shares PTE tables; a THP region has none, so its gain should vanish.
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "workload.h"
+
+namespace odfb {
+namespace {
+
+class Thp final : public Workload {
+public:
+	Thp() : inner_(make_workload("fork-latency")) {}
+	std::string name() const override { return "thp"; }
+	std::string description() const override { return "fork-latency with the region on transparent huge pages"; }
+	std::vector<std::string> metrics() const override { return inner_->metrics(); }
+	void validate(const Params &p) const override
+	{
+		if (!p.extra.empty())
+			throw std::invalid_argument(fmt::format("params: thp takes none (got {})", p.extra.dump()));
+	}
+	nlohmann::json setup(TrialEnv &env, const Params &p) override
+	{
+		auto j = inner_->setup(env, with_thp(p));
+		// Read before ODF is switched on: smaps of an ODF process is a
+		// suspected hazard (facts §4).
+		j["anon_huge_kb"] = smaps_rollup_kb("AnonHugePages");
+		return j;
+	}
+	nlohmann::json trial(TrialEnv &env, const Params &p) override
+	{
+		auto t = inner_->trial(env, with_thp(p));
+		// Huge pages need no PTE tables, so a small child page table proves
+		// nothing here: the mm flag is the evidence.
+		t.erase("sharing_observed");
+		t["odf_verified"] = env.mode != Mode::Fork && t.value("odf_flag_in_child", false);
+		t["odf_evidence"] = "mm flag only (a THP region has no PTE tables to share)";
+		return t;
+	}
+
+private:
+	static int64_t smaps_rollup_kb(const std::string &field)
+	{
+		std::ifstream in("/proc/self/smaps_rollup");
+		std::string line;
+		while (std::getline(in, line))
+			if (line.rfind(field + ":", 0) == 0)
+				return std::stoll(line.substr(field.size() + 1));
+		return -1;
+	}
+	static Params with_thp(Params p)
+	{
+		p.extra["thp"] = true;
+		return p;
+	}
+	std::unique_ptr<Workload> inner_;
+};
+
+}  // namespace
+}  // namespace odfb
+
+using odfb::Thp;
+ODFBENCH_WORKLOAD(Thp)
