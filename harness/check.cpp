@@ -192,13 +192,25 @@ nlohmann::json run_one(const CheckDef &def, Mode mode, const OdfInfo &odf, int t
 	// The runner's whole group goes: children stuck in a hung check included.
 	kill(-pid, SIGKILL);
 	int status = 0;
-	waitpid(pid, &status, 0);
+	// A process stuck in the kernel (after an oops, say) ignores SIGKILL:
+	// wait 10 s at most, then call the kernel wedged.
+	bool reaped = false;
+	for (int i = 0; i < 1000 && !reaped; ++i) {
+		reaped = waitpid(pid, &status, WNOHANG) == pid;
+		if (!reaped)
+			usleep(10000);
+	}
 	while (waitpid(-1, nullptr, WNOHANG) > 0) {
 	}
 	set_signal_victim(0);
 
 	nlohmann::json r;
-	if (hung) {
+	if (!reaped) {
+		r = {{"status", hung ? "hung" : "crashed"},
+		     {"detail", fmt::format("{}; its processes survive SIGKILL (stuck in the kernel): the kernel is wedged",
+					    hung ? fmt::format("no verdict within {} s", timeout_s) : "no clean exit")},
+		     {"wedged", true}};
+	} else if (hung) {
 		r = {{"status", "hung"}, {"detail", fmt::format("no verdict within {} s; its process tree was killed", timeout_s)}};
 	} else if (interrupted()) {
 		r = {{"status", "error"}, {"detail", "interrupted"}};
@@ -363,6 +375,7 @@ nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
 			chosen.push_back(&d);
 	bool tty = opts.progress && isatty(2);
 	size_t i = 0;
+	std::string wedged;  // the check after which the kernel stopped killing processes
 	for (const auto *d : chosen) {
 		++i;
 		nlohmann::json c = {{"name", d->name}, {"group", d->group}, {"description", d->description}, {"results", nlohmann::json::object()}};
@@ -381,9 +394,17 @@ nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
 				c["results"][mn] = {{"status", "n/a"}, {"detail", "an ODF interface check"}};
 				continue;
 			}
+			if (!wedged.empty()) {
+				c["results"][mn] = {{"status", "skipped"}, {"detail", fmt::format("the kernel is wedged since {}", wedged)}};
+				continue;
+			}
 			if (tty)
 				fmt::print(stderr, "\r\033[K[{}/{}] {} ({})", i, chosen.size(), d->name, mn);
 			c["results"][mn] = run_one(*d, m, odf, opts.timeout_s);
+			if (c["results"][mn].value("wedged", false))
+				wedged = fmt::format("{} ({})", d->name, mn);
+			if (opts.checkpoint)
+				opts.checkpoint(doc, c);
 		}
 		if (tty)
 			fmt::print(stderr, "\r\033[K");
@@ -394,6 +415,8 @@ nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
 	}
 	doc["finished"] = utc_timestamp();
 	doc["status"] = interrupted() ? "interrupted" : "complete";
+	if (!wedged.empty())
+		doc["wedged_at"] = wedged;
 	return doc;
 }
 

@@ -68,6 +68,9 @@ struct CheckOptions {
 	int timeout_s = 30;
 	std::string only;  // run only checks whose name contains this
 	bool progress = true;
+	// Called after every verdict with the document so far and the check in
+	// progress, so an interrupted or killed run still leaves its verdicts.
+	std::function<void(const nlohmann::json &doc, const nlohmann::json &current)> checkpoint;
 };
 
 // Runs every check under every mode; never throws for a failing check.

@@ -157,6 +157,13 @@ int cmd_check(const std::string &modes, bool as_json, bool markdown, const std::
 	std::unique_ptr<ResultsFile> out;
 	if (!output.empty())
 		out = std::make_unique<ResultsFile>(output);  // claimed before any check runs
+	if (out)
+		o.checkpoint = [&](const nlohmann::json &doc, const nlohmann::json &current) {
+			nlohmann::json partial = doc;
+			partial["checks"].push_back(current);
+			partial["status"] = "interrupted";  // until the last write says otherwise
+			out->write(partial);
+		};
 	install_signal_handlers();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	auto doc = run_checks(detect_odf(), o);

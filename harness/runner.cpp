@@ -286,7 +286,12 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, const Probes &probes,
 	}
 	kill(-runner, SIGKILL);  // the runner and anything it left behind
 	int status = 0;
-	waitpid(runner, &status, 0);
+	bool reaped = false;  // bounded: a process stuck in a wedged kernel ignores SIGKILL
+	for (int i = 0; i < 1000 && !reaped; ++i) {
+		reaped = waitpid(runner, &status, WNOHANG) == runner;
+		if (!reaped)
+			usleep(10000);
+	}
 	// As subreaper we inherit what the kill orphaned: reap the whole group,
 	// for at most 5 s (a process stuck in the kernel cannot be waited for).
 	reap_group(runner);
@@ -296,7 +301,10 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, const Probes &probes,
 	std::error_code ec;
 	std::filesystem::remove_all(scratch_dir(runner), ec);  // whatever the cell left, killed or not
 	r["wall_ns"] = now_ns() - t_start;
-	if (!done && !failed && !r.contains("interrupted")) {
+	if (!reaped) {
+		r["status"] = "error";
+		r["reason"] = "the runner survived SIGKILL for 10 s (stuck in the kernel): the kernel looks wedged";
+	} else if (!done && !failed && !r.contains("interrupted")) {
 		r["status"] = "error";
 		r["reason"] = fmt::format("runner {} before finishing", signal_text(status));
 	}

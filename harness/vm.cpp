@@ -150,13 +150,13 @@ std::string build_initramfs(const VmOptions &o, const GuestPlan &plan, const nlo
 	w.chardev("dev/null", 1, 3, 0666);
 	w.file("bin/busybox", read_file(o.busybox), 0755);
 	for (const char *applet : {"sh", "mount", "mkdir", "cat", "sleep", "stty", "find", "cpio", "poweroff", "sync", "uname",
-				   "dmesg", "ls", "rm", "cp", "head", "tail", "grep", "ps", "free", "kill"})
+				   "dmesg", "ls", "rm", "cp", "head", "tail", "grep", "ps", "free", "kill", "timeout"})
 		w.symlink(fmt::format("bin/{}", applet), "busybox");
 	w.file("bin/odfbench", read_file("/proc/self/exe"), 0755);
 	for (const auto &[guest, host] : plan.inputs)
 		w.file(guest.substr(1), read_file(host));
 	w.file("vm.json", vm_info.dump(2) + "\n");
-	w.file("init", guest_init_script(plan.args), 0755);
+	w.file("init", guest_init_script(plan.args, std::max(5, o.timeout_s - 30)), 0755);
 	return w.finish();
 }
 
@@ -462,7 +462,7 @@ bool elf_is_static(const std::string &path, std::string &why)
 	return ok;
 }
 
-std::string guest_init_script(const std::vector<std::string> &args)
+std::string guest_init_script(const std::vector<std::string> &args, int deadline_s)
 {
 	std::string cmd = "/bin/odfbench";
 	for (const auto &a : args)
@@ -484,7 +484,10 @@ echo "odfbench-vm: guest up: kernel $(uname -r), $(grep -c ^processor /proc/cpui
 (while sleep 10; do echo "odfbench-vm: heartbeat"; done) &
 heartbeat=$!
 cd /work/out
-ODFBENCH_VM_INFO=/vm.json {} > /work/out/stdout
+# A deadline inside the guest, before the host's hard one: the command gets
+# SIGTERM, writes what it has (status "interrupted"), and the results still
+# come home.
+ODFBENCH_VM_INFO=/vm.json timeout -s TERM {} {} > /work/out/stdout
 echo $? > /work/out/rc
 kill $heartbeat
 dmesg > /work/out/dmesg
@@ -495,7 +498,7 @@ echo "odfbench-vm: results sent"
 sync
 poweroff -f
 )SH",
-			   cmd);
+			   deadline_s, cmd);
 }
 
 nlohmann::json vm_environment()

@@ -43,7 +43,8 @@ Accelerator choose_accelerator(const std::string &requested, const std::string &
 bool elf_is_static(const std::string &path, std::string &why);
 
 // The guest's /init: mounts, runs the command, ships results on ttyS1.
-std::string guest_init_script(const std::vector<std::string> &args);
+// deadline_s: the guest sends the command SIGTERM after this long.
+std::string guest_init_script(const std::vector<std::string> &args, int deadline_s);
 
 // Validates options (throws std::invalid_argument naming the problem), boots,
 // streams, collects.  Returns the guest command's exit code, or 3 when the VM

@@ -54,8 +54,8 @@ TEST(Cpio, ReadsBusyboxStyleDotSlashNames)
 
 TEST(VmInit, ArgumentsAreShellQuoted)
 {
-	std::string s = guest_init_script({"run", "--params", "{\"a\": \"it's\"}", "$(reboot)"});
-	EXPECT_NE(s.find("/bin/odfbench 'run' '--params' '{\"a\": \"it'\\''s\"}' '$(reboot)'"), std::string::npos) << s;
+	std::string s = guest_init_script({"run", "--params", "{\"a\": \"it's\"}", "$(reboot)"}, 70);
+	EXPECT_NE(s.find("timeout -s TERM 70 /bin/odfbench 'run' '--params' '{\"a\": \"it'\\''s\"}' '$(reboot)'"), std::string::npos) << s;
 	EXPECT_NE(s.find("cpio -o -H newc > /dev/ttyS1"), std::string::npos);
 	EXPECT_NE(s.find("poweroff -f"), std::string::npos);
 }

@@ -11,9 +11,10 @@ trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok: $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
-leftovers() {  # QEMU processes or temp dirs of odfbench vm
-	pgrep -f 'odfbench-vm-' >/dev/null && echo "qemu still running"
-	ls -d /tmp/odfbench-vm-* 2>/dev/null
+dirs_before=$(ls -d /tmp/odfbench-vm-* 2>/dev/null)
+leftovers() {  # this test's QEMU processes or temp dirs (other VMs may be running)
+	pgrep -f -- "-kernel $kernel" >/dev/null && echo "qemu still running"
+	comm -13 <(echo "$dirs_before" | sort) <(ls -d /tmp/odfbench-vm-* 2>/dev/null | sort)
 }
 vm() { "$bin" vm --kernel "$kernel" --mem 2G --timeout 240 "$@"; }
 
@@ -80,11 +81,22 @@ if [ $rc -eq 3 ] && grep -q "panicked" "$tmp/f.err" && grep -q "Kernel panic" "$
 vm --append rdinit=/bin/cat --boot-timeout 8 -- doctor >/dev/null 2>"$tmp/g.err"; rc=$?
 if [ $rc -eq 3 ] && grep -q "did not start within 8 s" "$tmp/g.err"; then ok "silent boot detected"; else bad "boot timeout (rc=$rc)"; tail -3 "$tmp/g.err"; fi
 
-# H. The hard timeout kills QEMU.
+# H. The guest's own deadline (--timeout minus 30 s) stops the command with
+#    SIGTERM, and its interrupted results still come home.
+"$bin" vm --kernel "$kernel" --mem 2G --timeout 40 -- run -w fork-latency -s 64M -m fork -n 100000 --warmup 0 --no-progress -o "$tmp/h.json" >/dev/null 2>"$tmp/h.err"; rc=$?
+if [ $rc -eq 130 ] && $py -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["run"]["status"] == "interrupted", j["run"]["status"]
+r = j["results"][0]
+assert r["interrupted"] is True and len(r["trials"]) > 0, r.get("reason")  # every trial finished so far is kept
+' "$tmp/h.json"; then ok "guest deadline: interrupted results on the host"; else bad "guest deadline (rc=$rc)"; tail -3 "$tmp/h.err"; fi
+
+# H2. The host's hard timeout kills QEMU (here the guest never even speaks).
 start=$(date +%s)
-"$bin" vm --kernel "$kernel" --mem 2G --timeout 12 -- run -w fork-latency -s 64M -m fork -n 100000 --warmup 0 --no-progress >/dev/null 2>"$tmp/h.err"; rc=$?
+"$bin" vm --kernel "$kernel" --mem 2G --append rdinit=/bin/cat --boot-timeout 100 --timeout 12 -- doctor >/dev/null 2>"$tmp/h2.err"; rc=$?
 took=$(( $(date +%s) - start ))
-if [ $rc -eq 3 ] && grep -q "hard timeout" "$tmp/h.err" && [ $took -lt 30 ] && [ -z "$(leftovers)" ]; then ok "hard timeout (${took} s), nothing left behind"; else bad "hard timeout (rc=$rc, ${took} s) $(leftovers)"; tail -3 "$tmp/h.err"; fi
+if [ $rc -eq 3 ] && grep -q "hard timeout" "$tmp/h2.err" && [ $took -lt 30 ] && [ -z "$(leftovers)" ]; then ok "hard timeout (${took} s), nothing left behind"; else bad "hard timeout (rc=$rc, ${took} s) $(leftovers)"; tail -3 "$tmp/h2.err"; fi
 
 # I. Ctrl-C: QEMU stopped, temp files gone, exit 130.
 "$bin" vm --kernel "$kernel" --mem 2G -- run -w fork-latency -s 64M -m fork -n 100000 --warmup 0 --no-progress >/dev/null 2>"$tmp/i.err" &
