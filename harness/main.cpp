@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "check.h"
+#include "compare.h"
 #include "odf_detect.h"
 #include "odf_switch.h"
 #include "probes.h"
@@ -230,6 +231,14 @@ int main(int argc, char **argv)
 	check->add_option("--only", check_only, "Run only checks whose name contains this");
 	check->add_flag("--no-progress", check_no_progress, "No progress line");
 
+	std::vector<std::string> cmp_files;
+	std::string cmp_md;
+	bool cmp_json = false;
+	auto *compare = app.add_subcommand("compare", "Fork vs ODF per workload and size, and across results files (kernels)");
+	compare->add_option("results", cmp_files, "Results files; the first is the baseline for the across-runs table")->required();
+	compare->add_option("--markdown", cmp_md, "Markdown file to write (must not exist); default results/compare-<time>.md");
+	compare->add_flag("--json", cmp_json, "JSON on stdout instead of the table");
+
 	VmOptions vmo;
 	std::string vm_mem = "4G";
 	auto *vm = app.add_subcommand("vm", "Run an odfbench command under a kernel image in a QEMU guest");
@@ -261,6 +270,30 @@ int main(int argc, char **argv)
 		return cmd_doctor(json, pf);
 	if (*list)
 		return cmd_list(list_json);
+	if (*compare) {
+		std::vector<nlohmann::json> docs;
+		try {
+			for (const auto &f : cmp_files)
+				docs.push_back(load_results(f));
+		} catch (const std::invalid_argument &e) {
+			die(e.what());
+		}
+		std::unique_ptr<ResultsFile> md;
+		try {
+			md = std::make_unique<ResultsFile>(cmp_md.empty() ? ResultsFile::default_path("results", "compare", ".md") : cmp_md);
+		} catch (const std::exception &e) {
+			die(e.what());
+		}
+		auto c = compare_runs(cmp_files, docs);
+		md->write_text(compare_markdown(c));
+		if (cmp_json)
+			std::cout << c.dump(2) << "\n";
+		else
+			std::cout << compare_text(c);
+		std::cout.flush();
+		fmt::print(stderr, "compare: {}\n", md->path());
+		return 0;
+	}
 	if (*check) {
 		std::string why;
 		if (geteuid() != 0)

@@ -35,10 +35,11 @@ ResultsFile::ResultsFile(std::string path) : path_(std::move(path))
 	close(fd);
 }
 
-void ResultsFile::write(const nlohmann::json &doc)
+void ResultsFile::write(const nlohmann::json &doc) { write_text(doc.dump(2) + "\n"); }
+
+void ResultsFile::write_text(const std::string &text)
 {
 	std::string tmp = fmt::format("{}.tmp.{}", path_, getpid());
-	std::string text = doc.dump(2) + "\n";
 	int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		throw std::runtime_error(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
@@ -64,16 +65,16 @@ void ResultsFile::write(const nlohmann::json &doc)
 	}
 }
 
-std::string ResultsFile::default_path(const std::string &dir, const std::string &stem)
+std::string ResultsFile::default_path(const std::string &dir, const std::string &stem, const std::string &ext)
 {
 	std::string ts = utc_timestamp();
 	for (char &c : ts)
 		if (c == ':')
 			c = '-';
 	std::string base = fmt::format("{}/{}-{}", dir, stem, ts);
-	std::string p = base + ".json";
+	std::string p = base + ext;
 	for (int i = 1; std::filesystem::exists(p); ++i)
-		p = fmt::format("{}-{}.json", base, i);
+		p = fmt::format("{}-{}{}", base, i, ext);
 	return p;
 }
 

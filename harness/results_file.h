@@ -15,8 +15,9 @@ public:
 	// Throws std::runtime_error naming the path if it exists or cannot be written.
 	explicit ResultsFile(std::string path);
 	void write(const nlohmann::json &doc);
+	void write_text(const std::string &text);  // same guarantees, for a markdown report
 	const std::string &path() const { return path_; }
-	static std::string default_path(const std::string &dir, const std::string &stem);
+	static std::string default_path(const std::string &dir, const std::string &stem, const std::string &ext = ".json");
 
 private:
 	std::string path_;

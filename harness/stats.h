@@ -20,7 +20,20 @@ double quantile_sorted(const std::vector<double> &sorted, double q);
 
 // Order-statistic ranks (0-based, inclusive) bounding the median with at
 // least 95% binomial coverage; the whole range when n is too small for that.
-std::array<size_t, 2> median_ci_ranks(size_t n);
+// `tail` is the probability left in each tail: 0.025 for 95%.
+std::array<size_t, 2> median_ci_ranks(size_t n, double tail = 0.025);
+
+// How much better B is than A, as a factor > 1 when B wins: A/B for
+// lower-is-better metrics, B/A for higher-is-better ones.  Its interval comes
+// from a 97.5% order-statistic CI for each median: independent samples, so
+// both hold at once with probability >= 0.975^2 > 0.95, and so does the
+// quotient of their ends.  Significant when the interval excludes 1.
+struct Speedup {
+	double value = 0, lo = 0, hi = 0;
+	bool significant = false;
+	size_t n_a = 0, n_b = 0;
+};
+Speedup speedup(std::vector<double> a, std::vector<double> b, bool higher_is_better);
 
 Summary summarize(std::vector<double> values);
 

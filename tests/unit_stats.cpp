@@ -63,3 +63,34 @@ TEST(Stats, SummarizeTrialsTakesNumbersOnly)
 	EXPECT_DOUBLE_EQ(s["fork_ns"]["median"].get<double>(), 20);
 	EXPECT_EQ(s["fork_ns"]["n"].get<int>(), 2);
 }
+
+// compare's speedup against values worked out by hand (see the comments).
+TEST(Speedup, HandComputedInterval)
+{
+	// n = 10, 1.25% per tail: P(Bin(10, .5) <= 1) = 11/1024 = 0.0107 <= 0.0125 <
+	// P(<= 2) = 56/1024, so j = 2: the CI is [x(2), x(9)], 0-based ranks 1 and 8.
+	EXPECT_EQ(median_ci_ranks(10, 0.0125), (std::array<size_t, 2>{1, 8}));
+	std::vector<double> fork = {19, 10, 12, 11, 13, 15, 14, 16, 18, 17};  // median 14.5, CI [11, 18]
+	std::vector<double> odf = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};            // median 5.5, CI [2, 9]
+	auto s = speedup(fork, odf, false);
+	EXPECT_DOUBLE_EQ(s.value, 14.5 / 5.5);
+	EXPECT_DOUBLE_EQ(s.lo, 11.0 / 9.0);
+	EXPECT_DOUBLE_EQ(s.hi, 18.0 / 2.0);
+	EXPECT_TRUE(s.significant);
+	// A rate: higher is better, so the factor is ODF/fork.
+	auto r = speedup(odf, fork, true);
+	EXPECT_DOUBLE_EQ(r.value, 14.5 / 5.5);
+	EXPECT_DOUBLE_EQ(r.lo, 11.0 / 9.0);
+	EXPECT_DOUBLE_EQ(r.hi, 18.0 / 2.0);
+}
+
+TEST(Speedup, OverlappingSamplesAreNotSignificant)
+{
+	std::vector<double> a = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, b = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+	auto s = speedup(a, b, false);
+	EXPECT_DOUBLE_EQ(s.value, 5.5 / 6.5);
+	EXPECT_DOUBLE_EQ(s.lo, 2.0 / 10.0);
+	EXPECT_DOUBLE_EQ(s.hi, 9.0 / 3.0);
+	EXPECT_FALSE(s.significant);
+	EXPECT_EQ(speedup({}, b, false).value, 0);  // nothing to compare
+}

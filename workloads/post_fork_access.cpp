@@ -37,7 +37,7 @@ public:
 	}
 	std::vector<std::string> metrics() const override
 	{
-		return {"fork_ns", "child_access_ns", "parent_access_ns", "total_ns", "child_faults", "parent_faults",
+		return {"total_ns", "fork_ns", "child_access_ns", "parent_access_ns", "child_faults", "parent_faults",
 			"child_minflt", "parent_minflt", "ns_per_fault", "pages_touched", "cpte_fault", "handle_cow_pte_reused",
 			"cow_pte_fallback_fault", "tfork_table_copies", "odf_verified"};
 	}
