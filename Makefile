@@ -3,11 +3,13 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 DEPS = clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev cmake g++ make pkg-config \
-       nlohmann-json3-dev libgtest-dev libcli11-dev libfmt-dev python3-jsonschema git \
+       nlohmann-json3-dev libgtest-dev libcli11-dev libfmt-dev python3-jsonschema python3-matplotlib git \
        qemu-system-x86 busybox-static libhiredis-dev redis-server \
        libsqlite3-dev afl++
 
-.PHONY: all deps build run test clean
+.PHONY: all deps build run figures test clean
+PY = /usr/bin/python3
+RESULTS ?= $(shell ls -t results/*.json 2>/dev/null | head -1)
 
 all: build
 
@@ -23,9 +25,20 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The main job: the quick preset on the running kernel, then its figures and
+# the fork-vs-ODF table.  Each step says where its output went.
 run: build
 	$(BUILD)/odfbench doctor
-	$(BUILD)/odfbench run bench/fork-latency-quick.json
+	@mkdir -p results
+	$(BUILD)/odfbench run bench/quick.json -o results/quick-$$(date -u +%Y%m%dT%H%M%SZ).json; \
+	  rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 1 ] || exit $$rc
+	$(MAKE) --no-print-directory figures
+	$(BUILD)/odfbench compare $$(ls -t results/quick-*.json | head -1)
+
+# make figures [RESULTS="a.json b.json"]: every figure those results support.
+figures:
+	@[ -n "$(RESULTS)" ] || { echo "make figures: no results/*.json yet (make run, or RESULTS=...)"; exit 2; }
+	$(PY) plots/make_figures.py -o plots $(RESULTS)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 600

@@ -368,6 +368,13 @@ int main(int argc, char **argv)
 	RunOptions ropts;
 	ropts.progress = !no_progress;
 	try {
+		if (spec.fit_to_memory) {
+			fit_to_memory(spec, ropts);
+			for (const auto &c : spec.capped)
+				fmt::print(stderr, "capped: {}\n", c);
+			if (spec.experiments.empty())
+				throw SpecError("every size of this spec is beyond the memory guard on this machine");
+		}
 		check_memory(spec, ropts);
 	} catch (const SpecError &e) {
 		die(e.what());

@@ -352,6 +352,25 @@ bool interrupted() { return g_signals > 0; }
 
 void set_signal_victim(pid_t pgid) { g_tree = pgid; }
 
+void fit_to_memory(RunSpec &spec, const RunOptions &opts)
+{
+	std::vector<Experiment> kept;
+	for (auto &e : spec.experiments) {
+		auto wl = make_workload(e.workload);
+		std::vector<uint64_t> sizes;
+		for (auto sz : e.sizes) {
+			if (auto why = memory_guard(wl->footprint(Params{sz, e.params}), opts.mem_fraction); why.empty())
+				sizes.push_back(sz);
+			else
+				spec.capped.push_back(fmt::format("{} {}: {}", e.workload, format_size(sz), why));
+		}
+		e.sizes = sizes;
+		if (!sizes.empty())
+			kept.push_back(e);
+	}
+	spec.experiments = kept;
+}
+
 void check_memory(const RunSpec &spec, const RunOptions &opts)
 {
 	for (size_t i = 0; i < spec.experiments.size(); ++i) {

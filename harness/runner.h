@@ -25,6 +25,9 @@ bool interrupted();
 // The process group a second signal kills at once (0: none).
 void set_signal_victim(pid_t pgid);
 
+// For fit_to_memory specs: drops what the memory guard would refuse, noting it in spec.capped.
+void fit_to_memory(RunSpec &spec, const RunOptions &opts);
+
 // Refuses sizes the memory guard would refuse; throws SpecError naming them.
 void check_memory(const RunSpec &spec, const RunOptions &opts);
 

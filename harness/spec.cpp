@@ -12,7 +12,7 @@ namespace odfb {
 
 namespace {
 const std::set<std::string> kExperimentKeys = {"workload", "sizes", "modes", "reps", "warmup", "params"};
-const std::set<std::string> kTopKeys = {"name", "output", "experiments", "description"};
+const std::set<std::string> kTopKeys = {"name", "output", "experiments", "description", "fit_to_memory"};
 
 std::string type_of(const nlohmann::json &v) { return v.type_name(); }
 
@@ -172,12 +172,18 @@ RunSpec parse_spec(const nlohmann::json &j)
 			throw SpecError("spec.output: expected a non-empty path string");
 		s.output = j["output"].get<std::string>();
 	}
+	if (j.contains("fit_to_memory")) {
+		if (!j["fit_to_memory"].is_boolean())
+			throw SpecError("spec.fit_to_memory: expected true or false");
+		s.fit_to_memory = j["fit_to_memory"].get<bool>();
+	}
 	if (j.contains("experiments")) {
 		auto &ex = j["experiments"];
 		if (!ex.is_array() || ex.empty())
 			throw SpecError("spec.experiments: expected a non-empty list");
 		nlohmann::json defaults = j;
 		defaults.erase("experiments");
+		defaults.erase("fit_to_memory");
 		for (auto &[k, v] : j.items())
 			if (!kExperimentKeys.count(k) && !kTopKeys.count(k))
 				throw SpecError(fmt::format("spec.{}: unknown field", k));
@@ -221,7 +227,9 @@ nlohmann::json RunSpec::to_json() const
 		ex.push_back({{"workload", e.workload}, {"sizes", sizes}, {"modes", modes}, {"reps", e.reps},
 			      {"warmup", e.warmup}, {"params", e.params}});
 	}
-	nlohmann::json j = {{"name", name}, {"experiments", ex}};
+	nlohmann::json j = {{"name", name}, {"experiments", ex}, {"fit_to_memory", fit_to_memory}};
+	if (!capped.empty())
+		j["capped"] = capped;
 	if (output)
 		j["output"] = *output;
 	return j;

@@ -2,6 +2,8 @@
 // validated completely before any work starts; errors name the field.
 #pragma once
 #include <optional>
+#include <string>
+#include <vector>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -29,6 +31,10 @@ struct RunSpec {
 	std::string name = "run";
 	std::vector<Experiment> experiments;
 	std::optional<std::string> output;
+	// Drop sizes the memory guard would refuse (with a note) instead of
+	// refusing the spec: presets that scale to the machine.
+	bool fit_to_memory = false;
+	std::vector<std::string> capped;  // what was dropped, and why
 	nlohmann::json to_json() const;
 };
 

@@ -9,6 +9,8 @@ py=/usr/bin/python3
 "$bin" run -w fork-latency -s 16M,32M -m fork,odf,odf-procfs -n 3 --warmup 1 --no-progress -o "$tmp/r.json" 2>"$tmp/log"
 $py "$here/validate_results.py" "$schema" "$tmp/r.json"
 echo "valid: real run"
+$py "$here/validate_results.py" "$schema" "$here"/fixtures/results/*.json
+echo "valid: committed results (ODF 6.0.6 under QEMU, every workload on a kernel without ODF)"
 # Mutations the schema must reject.
 $py - "$tmp/r.json" "$tmp" <<'PY'
 import json, sys, copy

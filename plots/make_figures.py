@@ -1,0 +1,288 @@
+#!/usr/bin/python3
+"""Every figure the given results support, as PNG and SVG.
+
+    /usr/bin/python3 plots/make_figures.py -o plots results/a.json [results/b.json ...]
+
+A figure whose data is absent is skipped with the reason; a run without ODF
+still plots its fork data and says on the figure that ODF was not measured.
+"""
+import argparse
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+matplotlib.rcParams["svg.fonttype"] = "none"  # keep text as text: searchable, editable
+import matplotlib.pyplot as plt  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import odfplots as op  # noqa: E402
+
+GIB = 1 << 30
+
+
+def note(ax, text):
+    if text:
+        ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=8, color="#a00000", va="bottom",
+                bbox=dict(boxstyle="round", fc="#fff4f4", ec="#a00000", lw=0.5))
+
+
+def series_label(c, multi):
+    return f"{c['mode']} — {c['label']}" if multi else c["mode"]
+
+
+STYLES = ["-", "--", ":", "-."]
+
+
+def run_style(labels, label):
+    """One line style per run, so the same mode on two kernels stays apart."""
+    return STYLES[sorted(labels).index(label) % len(STYLES)]
+
+
+def legend_outside(ax):
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+
+
+def fork_latency(runs, outdir, written):
+    cs = [c for c in op.cells(runs, "fork-latency") if not c["params"].get("thp")]
+    if not any(c["status"] == "ok" for c in cs):
+        return "no fork-latency results"
+    multi = len({c["label"] for c in cs}) > 1
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    groups = {}
+    for c in cs:
+        if c["status"] == "ok":
+            groups.setdefault((c["label"], c["mode"]), []).append(c)
+    for (label, mode), g in sorted(groups.items()):
+        g.sort(key=lambda c: c["bytes"])
+        xs, ys, lo, hi = [], [], [], []
+        for c in g:
+            m, l, h = op.median_ci([v / 1e6 for v in op.values(c, "fork_ns")])
+            xs.append(c["bytes"] / GIB)
+            ys.append(m)
+            lo.append(m - l)
+            hi.append(h - m)
+        ax.errorbar(xs, ys, yerr=[lo, hi], marker=op.MARKERS.get(mode, "o"), color=op.COLORS.get(mode), capsize=3,
+                    linestyle=run_style({c["label"] for c in cs}, label), label=series_label(g[0], multi))
+    for key, style, name in (("fork_ms", "x", "paper: fork"), ("odf_ms", "+", "paper: ODF")):
+        pts = sorted(op.PAPER[key].items())
+        ax.plot([b / GIB for b, _ in pts], [v for _, v in pts], style, color="#2ca02c" if key == "odf_ms" else "#8c564b",
+                markersize=10, mew=2, linestyle="none", label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("footprint (GiB, log scale)")
+    ax.set_ylabel("fork latency (ms, log scale; median, 95% CI)")
+    ax.set_title("Fork latency against footprint")
+    ax.grid(True, which="both", alpha=0.3)
+    legend_outside(ax)
+    note(ax, op.unmeasured_note(cs))
+    op.save(fig, outdir, "fork_latency", written)
+    plt.close(fig)
+
+    # speedup: fork over each ODF mode, per run
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    any_line = False
+    for label in sorted({c["label"] for c in cs}):
+        fork = {c["bytes"]: c for c in cs if c["label"] == label and c["mode"] == "fork" and c["status"] == "ok"}
+        for mode in ("odf", "odf-procfs"):
+            pts = []
+            for c in cs:
+                if c["label"] == label and c["mode"] == mode and c["status"] == "ok" and c["bytes"] in fork:
+                    s = op.speedup(op.values(fork[c["bytes"]], "fork_ns"), op.values(c, "fork_ns"))
+                    if s:
+                        pts.append((c["bytes"] / GIB, s))
+            if pts:
+                pts.sort()
+                any_line = True
+                ax.errorbar([p[0] for p in pts], [p[1][0] for p in pts],
+                            yerr=[[p[1][0] - p[1][1] for p in pts], [p[1][2] - p[1][0] for p in pts]],
+                            marker=op.MARKERS[mode], color=op.COLORS[mode], capsize=3,
+                            linestyle=run_style({c["label"] for c in cs}, label),
+                            label=f"{mode} — {label}" if multi else mode)
+    paper = [(b / GIB, op.PAPER["fork_ms"][b] / op.PAPER["odf_ms"][b]) for b in sorted(op.PAPER["fork_ms"])]
+    ax.plot([p[0] for p in paper], [p[1] for p in paper], "x", color="#2ca02c", markersize=10, mew=2, linestyle="none",
+            label="paper: fork/ODF")
+    ax.axhline(1, color="#999999", lw=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("footprint (GiB, log scale)")
+    ax.set_ylabel("speedup: fork latency / ODF latency (x, 95% CI)")
+    ax.set_title("ODF speedup of the fork call")
+    ax.grid(True, which="both", alpha=0.3)
+    legend_outside(ax)
+    note(ax, None if any_line else op.unmeasured_note(cs))
+    op.save(fig, outdir, "speedup", written)
+    plt.close(fig)
+
+    # child page tables right after fork
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for (label, mode), g in sorted(groups.items()):
+        g.sort(key=lambda c: c["bytes"])
+        pts = [(c["bytes"] / GIB, op.median(op.values(c, "child_pgtables_bytes")) / 1024) for c in g if op.values(c, "child_pgtables_bytes")]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=op.MARKERS.get(mode, "o"), color=op.COLORS.get(mode),
+                    linestyle=run_style({c["label"] for c in cs}, label), label=series_label(g[0], multi))
+    pk = op.PAPER["child_pgtables_kb_1g"]
+    ax.plot([1, 1], [pk["fork"], pk["odf"]], "x", color="#2ca02c", markersize=10, mew=2, linestyle="none",
+            label="patch set: 1 GB fork / ODF")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("footprint (GiB, log scale)")
+    ax.set_ylabel("child page-table memory at fork (KiB, median)")
+    ax.set_title("Page tables the child gets at fork (mm->pgtables_bytes, BPF)")
+    ax.grid(True, which="both", alpha=0.3)
+    legend_outside(ax)
+    note(ax, op.unmeasured_note(cs))
+    op.save(fig, outdir, "child_pgtables", written)
+    plt.close(fig)
+    return None
+
+
+def post_fork_access(runs, outdir, written):
+    cs = [c for c in op.cells(runs, "post-fork-access") if c["status"] == "ok"]
+    if not cs:
+        return "no post-fork-access results"
+    cs.sort(key=lambda c: (c["label"], c["bytes"], op.MODES.index(c["mode"]) if c["mode"] in op.MODES else 9))
+    multi = len({c["label"] for c in cs}) > 1
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(cs)), 4.5))
+    names = []
+    bottoms = [0.0] * len(cs)
+    for part, color in (("fork_ns", "#444444"), ("child_access_ns", "#ff7f0e"), ("parent_access_ns", "#9467bd")):
+        vals = [op.median(op.values(c, part)) / 1e6 if op.values(c, part) else 0 for c in cs]
+        ax.bar(range(len(cs)), vals, bottom=bottoms, color=color, label=part.replace("_ns", ""))
+        bottoms = [b + v for b, v in zip(bottoms, vals)]
+    for c in cs:
+        names.append(f"{c['size']}\n{c['mode']}" + (f"\n{c['label'][:18]}" if multi else ""))
+    ax.set_xticks(range(len(cs)))
+    ax.set_xticklabels(names, fontsize=8)
+    ax.set_ylabel("time (ms, medians stacked)")
+    ax.set_title("Post-fork access: fork plus the faults that follow")
+    ax.legend(fontsize=8)
+    note(ax, op.unmeasured_note(op.cells(runs, "post-fork-access")))
+    op.save(fig, outdir, "post_fork_access", written)
+    plt.close(fig)
+    return None
+
+
+def table_copy(runs, outdir, written):
+    rows = []
+    for c in op.cells(runs, "fork-latency") + op.cells(runs, "post-fork-access"):
+        if c["status"] != "ok":
+            continue
+        med = lambda m: op.median(op.values(c, m)) if op.values(c, m) else None  # noqa: E731
+        access = c["workload"] == "post-fork-access"
+        rows.append((c, {
+            # fork-latency: what the fork did; post-fork-access: what the faults after it did
+            "shared at fork (est.)": None if access or c["mode"] == "fork" else med("tables_shared_est"),
+            "copied at fork": None if access else med("cpte_fork"),
+            "copied on demand": med("cpte_fault") if access else None,
+            "reused": med("handle_cow_pte_reused") if access else None,
+        }))
+    rows = [r for r in rows if any(v is not None for v in r[1].values())]
+    keys = ["shared at fork (est.)", "copied at fork", "copied on demand", "reused"]
+    if not rows:
+        return "no table counters (copy_pte_range/handle_cow_pte probes need an ODF 6.0.6 kernel)"
+    fig, ax = plt.subplots(figsize=(max(7, 0.9 * len(rows)), 4.5))
+    w = 0.2
+    for k, key in enumerate(keys):
+        ax.bar([i + (k - 1.5) * w for i in range(len(rows))], [r[1][key] or 0 for r in rows], width=w, label=key)
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([f"{r[0]['size']} {r[0]['mode']}\n{'after access' if r[0]['workload'] == 'post-fork-access' else 'at fork'}"
+                        for r in rows], fontsize=7)
+    ax.set_yscale("symlog")
+    ax.set_ylabel("PTE tables (count, median per trial)")
+    ax.set_title("Page-table work: shared, copied at fork, copied on demand, reused")
+    ax.legend(fontsize=8)
+    op.save(fig, outdir, "table_copy", written)
+    plt.close(fig)
+    return None
+
+
+def redis(runs, outdir, written):
+    cs = [c for c in op.cells(runs, "redis-snapshot") if c["status"] == "ok" and any("latency_series" in t for t in c["trials"])]
+    if not cs:
+        return "no redis-snapshot results"
+    multi = len({c["label"] for c in cs}) > 1
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig2, ax2 = plt.subplots(figsize=(6, 4.5))
+    for c in cs:
+        t = next(t for t in c["trials"] if "latency_series" in t)
+        xs = [p[0] / 1e6 for p in t["latency_series"]]
+        ys = [p[1] / 1e3 for p in t["latency_series"]]
+        lbl = f"{c['mode']} {c['size']}" + (f" — {c['label']}" if multi else "")
+        ax.plot(xs, ys, lw=0.8, color=op.COLORS.get(c["mode"]), label=lbl)
+        w = t["snapshot_window_ns"]
+        ax.axvspan(w[0] / 1e6, w[1] / 1e6, color=op.COLORS.get(c["mode"]), alpha=0.08)
+        inside = sorted(y for x, y in zip(xs, ys) if w[0] / 1e6 <= x <= w[1] / 1e6)
+        if inside:
+            ax2.step(inside, [(i + 1) / len(inside) for i in range(len(inside))], where="post", color=op.COLORS.get(c["mode"]), label=lbl)
+    ax.set_yscale("log")
+    ax.set_xlabel("time since BGSAVE (ms); shaded: snapshot in progress")
+    ax.set_ylabel("GET latency (us, worst per bucket)")
+    ax.set_title("Redis client latency around a BGSAVE snapshot")
+    ax.legend(fontsize=8)
+    note(ax, op.unmeasured_note(op.cells(runs, "redis-snapshot")))
+    op.save(fig, outdir, "redis_latency", written)
+    ax2.set_xscale("log")
+    ax2.set_xlabel("GET latency during the snapshot (us, worst per bucket)")
+    ax2.set_ylabel("fraction of buckets (CDF)")
+    ax2.set_title("Redis latency CDF during BGSAVE")
+    ax2.legend(fontsize=8)
+    note(ax2, op.unmeasured_note(op.cells(runs, "redis-snapshot")))
+    op.save(fig2, outdir, "redis_latency_cdf", written)
+    plt.close(fig)
+    plt.close(fig2)
+    return None
+
+
+def fuzz(runs, outdir, written):
+    cs = [c for c in op.cells(runs, "fuzz") if c["status"] == "ok"]
+    if not cs:
+        return "no fuzz results"
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(cs)), 4.5))
+    meds, errs, names, colors = [], [], [], []
+    for c in cs:
+        m, lo, hi = op.median_ci(op.values(c, "execs_per_s"))
+        meds.append(m)
+        errs.append((m - lo, hi - m))
+        names.append(f"{c['size']} {c['mode']}\n{c['setup'].get('driver', '?')}")
+        colors.append(op.COLORS.get(c["mode"]))
+    ax.bar(range(len(cs)), meds, yerr=[[e[0] for e in errs], [e[1] for e in errs]], color=colors, capsize=3)
+    ax.set_xticks(range(len(cs)))
+    ax.set_xticklabels(names, fontsize=8)
+    ax.set_ylabel("executions per second (median, 95% CI)")
+    ax.set_title("Fork-server fuzzing throughput (SQLite target)")
+    ax.text(0.98, 0.97, f"paper: AFL on SQLite {op.PAPER['afl_sqlite_speedup']}x with ODF\n"
+            f"patch set README: {op.PAPER['afl_sqlite_speedup_patchset']}x",
+            transform=ax.transAxes, ha="right", va="top", fontsize=8, color="#2ca02c")
+    note(ax, op.unmeasured_note(op.cells(runs, "fuzz")))
+    op.save(fig, outdir, "fuzz", written)
+    plt.close(fig)
+    return None
+
+
+FIGURES = [fork_latency, post_fork_access, table_copy, redis, fuzz]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-o", "--outdir", default="plots")
+    ap.add_argument("results", nargs="+")
+    a = ap.parse_args()
+    for p in a.results:
+        if not os.path.isfile(p):
+            sys.exit(f"make_figures: {p}: no such results file")
+    os.makedirs(a.outdir, exist_ok=True)
+    runs = op.load(a.results)
+    written = []
+    for f in FIGURES:
+        why = f(runs, a.outdir, written)
+        if why:
+            print(f"skipped {f.__name__}: {why}")
+    for p in written:
+        print(f"wrote {p}")
+
+
+if __name__ == "__main__":
+    main()
