@@ -371,8 +371,12 @@ nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
 		doc["modes"].push_back(mode_name(m));
 	std::vector<const CheckDef *> chosen;
 	for (const auto &d : all_checks())
-		if (opts.only.empty() || d.name.find(opts.only) != std::string::npos)
-			chosen.push_back(&d);
+		if (d.name == opts.only)
+			chosen.push_back(&d);  // an exact name means that check alone
+	if (chosen.empty())
+		for (const auto &d : all_checks())
+			if (opts.only.empty() || d.name.find(opts.only) != std::string::npos)
+				chosen.push_back(&d);
 	bool tty = opts.progress && isatty(2);
 	size_t i = 0;
 	std::string wedged;  // the check after which the kernel stopped killing processes

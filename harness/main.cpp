@@ -228,8 +228,10 @@ int main(int argc, char **argv)
 	check->add_flag("--markdown", check_md, "The matrix as a markdown table");
 	check->add_option("-o,--output", check_out, "Also write the JSON here (must not exist)");
 	check->add_option("--timeout", check_timeout, "Seconds per test before it counts as hung")->capture_default_str();
-	check->add_option("--only", check_only, "Run only checks whose name contains this");
+	check->add_option("--only", check_only, "Run only this check (exact name), or those whose name contains this");
 	check->add_flag("--no-progress", check_no_progress, "No progress line");
+	bool check_list = false;
+	check->add_flag("--list", check_list, "List the checks (one name per line) and exit");
 
 	std::vector<std::string> cmp_files;
 	std::string cmp_md;
@@ -292,6 +294,11 @@ int main(int argc, char **argv)
 			std::cout << compare_text(c);
 		std::cout.flush();
 		fmt::print(stderr, "compare: {}\n", md->path());
+		return 0;
+	}
+	if (*check && check_list) {
+		for (const auto &c : all_checks())
+			fmt::print("{}\n", c.name);
 		return 0;
 	}
 	if (*check) {
