@@ -117,8 +117,11 @@ public:
 			usleep(2000);
 		}
 		t["wall_ns"] = now_ns() - t0;
+		if (WIFSIGNALED(status) || (l.via > 0 && WIFEXITED(status) && WEXITSTATUS(status) > 128))
+			throw std::runtime_error(fmt::format("{} was killed by SIG{}", argv[0],
+							     sigabbrev_np(WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status) - 128)));
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			throw std::runtime_error(fmt::format("{} exited with status {:#x}", argv[0], status));
+			throw std::runtime_error(fmt::format("{} exited with status {}", argv[0], WEXITSTATUS(status)));
 		t["metric"] = read_metric(p.extra["metric"], stdout_path, out);
 		t["metric_name"] = p.extra["metric"]["name"];
 		t["launch"] = l.evidence;
