@@ -217,6 +217,9 @@ int main(int argc, char **argv)
 	run->add_option("-o,--output", output, "Results file (must not exist); default results/<name>-<time>.json");
 	run->add_option("--params", params_json, "Workload parameters as a JSON object, e.g. '{\"thp\":true}'");
 	run->add_flag("--no-progress", no_progress, "No progress line");
+	int cell_timeout = 1800;
+	run->add_option("--cell-timeout", cell_timeout, "Seconds before a (workload, size, mode) cell counts as hung and is killed")
+		->capture_default_str();
 	pf.add(run);
 
 	std::string check_modes = "fork,odf", check_out, check_only;
@@ -374,6 +377,9 @@ int main(int argc, char **argv)
 		die(why);
 	RunOptions ropts;
 	ropts.progress = !no_progress;
+	if (cell_timeout < 1)
+		die(fmt::format("--cell-timeout: {} is out of range [1, 1000000]", cell_timeout));
+	ropts.cell_timeout_s = cell_timeout;
 	try {
 		if (spec.fit_to_memory) {
 			fit_to_memory(spec, ropts);

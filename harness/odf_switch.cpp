@@ -149,10 +149,14 @@ ForkEvidence fork_evidence(const OdfInfo &odf, const proc_stats &p, uint64_t reg
 	e.flag_in_child = e.flag_known && ((p.last_child_mm_flags >> bit) & 1);
 	e.tables_shared_est = (static_cast<int64_t>(p.last_parent_pgtables_bytes) -
 			       static_cast<int64_t>(p.last_child_pgtables_bytes)) / 4096;
-	// A classic fork gives the child its own copy of every region table; a
-	// child holding under half of them did not get them copied.
-	uint64_t region_table_bytes = (region_bytes + (2ULL << 20) - 1) / (2ULL << 20) * 4096;
-	e.sharing_observed = p.last_child_pgtables_bytes < region_table_bytes / 2;
+	// A classic fork gives the child its own copy of every region table (the
+	// parent keeps about one table more than the child, whatever the size); a
+	// child missing at least half of the region's tables did not get them
+	// copied.  Judged only for regions of 4+ whole tables, where that margin
+	// cannot come from anything else.
+	int64_t region_tables = static_cast<int64_t>(region_bytes / (2ULL << 20));
+	e.judgeable = region_tables >= 4;
+	e.sharing_observed = e.judgeable && e.tables_shared_est >= region_tables / 2;
 	return e;
 }
 

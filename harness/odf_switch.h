@@ -52,6 +52,7 @@ struct ForkEvidence {
 	bool flag_known = false;      // the variant's "ODF on" mm flag bit is meaningful
 	bool flag_in_child = false;
 	bool sharing_observed = false;
+	bool judgeable = false;         // the region spans 4+ whole PTE tables (8 MiB)
 	int64_t tables_shared_est = 0;  // (parent - child) pgtables_bytes / 4096
 };
 

@@ -239,6 +239,13 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, const Probes &probes,
 			r["interrupted"] = true;
 			break;
 		}
+		if (opts.cell_timeout_s > 0 && now_ns() - t_start > static_cast<uint64_t>(opts.cell_timeout_s) * 1'000'000'000ull) {
+			r["status"] = "error";
+			r["reason"] = fmt::format("hung: the cell did not finish within {} s (--cell-timeout); its process tree was killed",
+						  opts.cell_timeout_s);
+			failed = true;
+			break;
+		}
 		struct pollfd pfd = {to_main[0], POLLIN, 0};
 		int pr = poll(&pfd, 1, 200);
 		if (pr < 0 && errno == EINTR)
@@ -330,7 +337,7 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, const Probes &probes,
 		r["status"] = "error";
 		r["reason"] = fmt::format("ODF was requested but verified in only {} of {} trials{}: not an ODF result",
 					  verified, measured.size(),
-					  judged ? "" : " (no page-table evidence: sched_process_fork probe missing)");
+					  judged ? "" : " (no page-table evidence: the sched_process_fork probe is missing or the region is under 8 MiB; see odf_evidence)");
 	}
 	if (r["status"] == "ok" && c.mode == Mode::Fork && shared)
 		r["warning"] = fmt::format("{} classic-fork trials show fewer child page tables than the region needs", shared);

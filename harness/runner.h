@@ -16,6 +16,7 @@ namespace odfb {
 struct RunOptions {
 	bool progress = true;        // a progress line when stderr is a terminal
 	double mem_fraction = 0.8;   // of MemAvailable
+	int cell_timeout_s = 1800;   // a cell still running after this is killed and reported as hung
 };
 
 // Installs SIGINT/SIGTERM handling: the first signal stops the run cleanly,
