@@ -194,12 +194,7 @@ nlohmann::json run_one(const CheckDef &def, Mode mode, const OdfInfo &odf, int t
 	int status = 0;
 	// A process stuck in the kernel (after an oops, say) ignores SIGKILL:
 	// wait 10 s at most, then call the kernel wedged.
-	bool reaped = false;
-	for (int i = 0; i < 1000 && !reaped; ++i) {
-		reaped = waitpid(pid, &status, WNOHANG) == pid;
-		if (!reaped)
-			usleep(10000);
-	}
+	bool reaped = reap_within(pid, status, 10000);
 	while (waitpid(-1, nullptr, WNOHANG) > 0) {
 	}
 	set_signal_victim(0);

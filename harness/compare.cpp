@@ -138,10 +138,11 @@ nlohmann::json compare_runs(const std::vector<std::string> &paths, const std::ve
 					continue;
 				nlohmann::json row = {{"run", i},      {"workload", f.workload}, {"params", f.params}, {"size", f.size},
 						      {"mode", o.mode}, {"metric", f.metric},     {"higher_is_better", f.higher_is_better}};
+				if (f.status == "ok")
+					row["fork"] = side(f);  // shown even when the ODF side was not measured
 				if (f.status != "ok" || o.status != "ok") {
 					row["unavailable"] = f.status != "ok" ? "fork: " + f.reason : o.mode + ": " + o.reason;
 				} else {
-					row["fork"] = side(f);
 					row["odf"] = side(o);
 					row["speedup"] = speedup_json(speedup(f.samples, o.samples, f.higher_is_better));
 				}
@@ -199,8 +200,10 @@ std::string compare_markdown(const nlohmann::json &c)
 	s += "## fork vs ODF\n\n| run | workload | size | metric | mode | fork median | ODF median | speedup [95% CI] |\n|---|---|---|---|---|---|---|---|\n";
 	for (const auto &r : c["within"]) {
 		if (r.contains("unavailable")) {
-			s += fmt::format("| {} | {} | {} | {} | {} | | | not measured: {} |\n", r["run"].get<int>(), what(r), r["size"].get<std::string>(),
-					 r["metric"].get<std::string>(), r["mode"].get<std::string>(), r["unavailable"].get<std::string>());
+			s += fmt::format("| {} | {} | {} | {} | {} | {} | | not measured: {} |\n", r["run"].get<int>(), what(r), r["size"].get<std::string>(),
+					 r["metric"].get<std::string>(), r["mode"].get<std::string>(),
+					 r.contains("fork") ? human(r["fork"]["median"].get<double>(), r["metric"]) : "",
+					 r["unavailable"].get<std::string>());
 			continue;
 		}
 		std::string m = r["metric"];
@@ -235,7 +238,9 @@ std::string compare_text(const nlohmann::json &c)
 		std::string m = r["metric"];
 		if (r.contains("unavailable")) {
 			s += fmt::format("{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  not measured: {}\n", r["run"].get<int>(), r["workload"].get<std::string>(),
-					 r["size"].get<std::string>(), r["mode"].get<std::string>(), "", "", r["unavailable"].get<std::string>().substr(0, 60));
+					 r["size"].get<std::string>(), r["mode"].get<std::string>(),
+					 r.contains("fork") ? human(r["fork"]["median"].get<double>(), m) : "", "",
+					 r["unavailable"].get<std::string>().substr(0, 60));
 			continue;
 		}
 		s += fmt::format("{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n", r["run"].get<int>(), r["workload"].get<std::string>(),

@@ -293,12 +293,7 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, const Probes &probes,
 	}
 	kill(-runner, SIGKILL);  // the runner and anything it left behind
 	int status = 0;
-	bool reaped = false;  // bounded: a process stuck in a wedged kernel ignores SIGKILL
-	for (int i = 0; i < 1000 && !reaped; ++i) {
-		reaped = waitpid(runner, &status, WNOHANG) == runner;
-		if (!reaped)
-			usleep(10000);
-	}
+	bool reaped = reap_within(runner, status, 10000);
 	// As subreaper we inherit what the kill orphaned: reap the whole group,
 	// for at most 5 s (a process stuck in the kernel cannot be waited for).
 	reap_group(runner);
@@ -358,6 +353,16 @@ void install_signal_handlers()
 bool interrupted() { return g_signals > 0; }
 
 void set_signal_victim(pid_t pgid) { g_tree = pgid; }
+
+bool reap_within(pid_t pid, int &status, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 10) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
 
 void fit_to_memory(RunSpec &spec, const RunOptions &opts)
 {

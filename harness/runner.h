@@ -23,6 +23,10 @@ struct RunOptions {
 // the second kills the current tree and exits at once.
 void install_signal_handlers();
 bool interrupted();
+// waitpid(pid) for at most timeout_ms: a process stuck in a wedged kernel
+// ignores SIGKILL, and odfbench must not hang on it.  True if reaped.
+bool reap_within(pid_t pid, int &status, int timeout_ms);
+
 // The process group a second signal kills at once (0: none).
 void set_signal_victim(pid_t pgid);
 

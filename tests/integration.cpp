@@ -111,6 +111,24 @@ TEST(Integration, UntrackedProcessesCountNothing)
 	EXPECT_EQ(v[12345], 1);
 }
 
+// Runs a spec for real on this kernel, into a fresh temp dir; returns the
+// exit code and the results document.
+int run_for_test(const std::filesystem::path &dir, const char *spec_json, nlohmann::json &doc, OdfInfo *odf_out = nullptr)
+{
+	std::filesystem::create_directories(dir);
+	auto spec = parse_spec(nlohmann::json::parse(spec_json));
+	OdfInfo odf = detect_odf();
+	auto probes = Probes::open(odf);
+	ResultsFile out((dir / "r.json").string());
+	RunOptions o;
+	o.progress = false;
+	int rc = run_spec(spec, odf, *probes, out, o);
+	doc = nlohmann::json::parse(std::ifstream(out.path()));
+	if (odf_out)
+		*odf_out = odf;
+	return rc;
+}
+
 class ForkLatencyRun : public ::testing::Test {
 protected:
 	static void SetUpTestSuite()
@@ -119,16 +137,9 @@ protected:
 		if (!have_bpf_privileges(why))
 			return;
 		dir_ = std::filesystem::temp_directory_path() / ("odfb-it-" + std::to_string(getpid()));
-		std::filesystem::create_directories(dir_);
-		auto spec = parse_spec(nlohmann::json::parse(
-			R"({"workload":"fork-latency","sizes":["256M"],"modes":["fork","odf","odf-procfs"],"reps":8,"warmup":1})"));
-		OdfInfo odf = detect_odf();
-		auto probes = Probes::open(odf);
-		ResultsFile out((dir_ / "r.json").string());
-		RunOptions o;
-		o.progress = false;
-		rc_ = run_spec(spec, odf, *probes, out, o);
-		doc_ = nlohmann::json::parse(std::ifstream(out.path()));
+		OdfInfo odf;
+		rc_ = run_for_test(dir_, R"({"workload":"fork-latency","sizes":["256M"],"modes":["fork","odf","odf-procfs"],"reps":8,"warmup":1})",
+				   doc_, &odf);
 		variant_ = variant_name(odf.variant);
 	}
 	static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
@@ -268,19 +279,12 @@ protected:
 		if (!have_bpf_privileges(why))
 			return;
 		dir_ = std::filesystem::temp_directory_path() / ("odfb-pfa-" + std::to_string(getpid()));
-		std::filesystem::create_directories(dir_);
-		auto spec = parse_spec(nlohmann::json::parse(R"({"experiments": [
+		rc_ = run_for_test(dir_, R"({"experiments": [
 			{"workload":"post-fork-access","sizes":["64M"],"modes":["fork"],"reps":3,"warmup":1,
 			 "params":{"who":"both","fraction":0.5,"pattern":"random","op":"write"}},
 			{"workload":"post-fork-access","sizes":["64M"],"modes":["fork"],"reps":3,"warmup":1,
-			 "params":{"who":"child","fraction":1.0,"pattern":"seq","op":"read"}}]})"));
-		OdfInfo odf = detect_odf();
-		auto probes = Probes::open(odf);
-		ResultsFile out((dir_ / "r.json").string());
-		RunOptions o;
-		o.progress = false;
-		rc_ = run_spec(spec, odf, *probes, out, o);
-		doc_ = nlohmann::json::parse(std::ifstream(out.path()));
+			 "params":{"who":"child","fraction":1.0,"pattern":"seq","op":"read"}}]})",
+				   doc_);
 	}
 	static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
 	static inline std::filesystem::path dir_;
