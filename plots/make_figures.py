@@ -7,6 +7,7 @@ A figure whose data is absent is skipped with the reason; a run without ODF
 still plots its fork data and says on the figure that ODF was not measured.
 """
 import argparse
+import textwrap
 import os
 import sys
 
@@ -24,6 +25,7 @@ GIB = 1 << 30
 
 def note(ax, text):
     if text:
+        text = "\n".join(textwrap.wrap(text, 60))
         ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=8, color="#a00000", va="bottom",
                 bbox=dict(boxstyle="round", fc="#fff4f4", ec="#a00000", lw=0.5))
 
@@ -150,7 +152,7 @@ def post_fork_access(runs, outdir, written):
     bottoms = [0.0] * len(cs)
     for part, color in (("fork_ns", "#444444"), ("child_access_ns", "#ff7f0e"), ("parent_access_ns", "#9467bd")):
         vals = [op.median(op.values(c, part)) / 1e6 if op.values(c, part) else 0 for c in cs]
-        ax.bar(range(len(cs)), vals, bottom=bottoms, color=color, label=part.replace("_ns", ""))
+        ax.bar(range(len(cs)), vals, bottom=bottoms, width=0.6, color=color, label=part.replace("_ns", ""))
         bottoms = [b + v for b, v in zip(bottoms, vals)]
     for c in cs:
         names.append(f"{c['size']}\n{c['mode']}" + (f"\n{c['label'][:18]}" if multi else ""))
