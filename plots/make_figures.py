@@ -24,9 +24,10 @@ GIB = 1 << 30
 
 
 def note(ax, text):
+    """A red caption under the axes, where it hides no data point."""
     if text:
-        text = "\n".join(textwrap.wrap(text, 60))
-        ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=8, color="#a00000", va="bottom",
+        text = "\n".join(textwrap.wrap(text, 90))
+        ax.text(0.0, -0.16, text, transform=ax.transAxes, fontsize=8, color="#a00000", va="top",
                 bbox=dict(boxstyle="round", fc="#fff4f4", ec="#a00000", lw=0.5))
 
 
