@@ -7,7 +7,7 @@ DEPS = clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev cmake g++ make pkg-co
        qemu-system-x86 busybox-static libhiredis-dev redis-server \
        libsqlite3-dev afl++
 
-.PHONY: all deps build run figures test clean
+.PHONY: all deps build run figures performance test clean
 PY = /usr/bin/python3
 RESULTS ?= $(shell ls -t results/*.json 2>/dev/null | head -1)
 
@@ -39,6 +39,11 @@ run: build
 figures:
 	@[ -n "$(RESULTS)" ] || { echo "make figures: no results/*.json yet (make run, or RESULTS=...)"; exit 2; }
 	$(PY) plots/make_figures.py -o plots $(RESULTS)
+
+# Regenerates docs/performance.md: probe overhead measured on this machine.
+performance: build
+	@mkdir -p results
+	$(BUILD)/odfbench overhead -n 60 --markdown docs/performance.md
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 600

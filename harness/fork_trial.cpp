@@ -16,7 +16,7 @@
 
 namespace odfb {
 
-Region::Region(uint64_t bytes, bool thp) : bytes_(bytes), thp_(thp)
+Region::Region(uint64_t bytes, bool thp, int threads) : bytes_(bytes), thp_(thp)
 {
 	page_ = sysconf(_SC_PAGESIZE);
 	void *p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -29,6 +29,8 @@ Region::Region(uint64_t bytes, bool thp) : bytes_(bytes), thp_(thp)
 	threads_ = static_cast<int>(std::clamp<long>(sysconf(_SC_NPROCESSORS_ONLN), 1, 64));
 	if (bytes_ < (64ull << 20))
 		threads_ = 1;
+	if (threads > 0)
+		threads_ = threads;
 	uint64_t t0 = now_ns();
 	uint64_t chunk = (pages() + threads_ - 1) / threads_ * page_;
 	std::vector<std::thread> ts;

@@ -22,7 +22,8 @@ namespace odfb {
 // touch spread over every online CPU.
 class Region {
 public:
-	Region(uint64_t bytes, bool thp);
+	// threads: how many touch it (0: one per online CPU, for 64 MiB and up).
+	Region(uint64_t bytes, bool thp, int threads = 0);
 	~Region();
 	Region(const Region &) = delete;
 	Region &operator=(const Region &) = delete;

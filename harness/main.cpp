@@ -1,6 +1,9 @@
 // odfbench: the command line.  doctor | list | run
 #include <cstdio>
 #include <iostream>
+#include <algorithm>
+#include <cstring>
+#include <fstream>
 #include <sstream>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -13,6 +16,7 @@
 #include "check.h"
 #include "compare.h"
 #include "odf_detect.h"
+#include "overhead.h"
 #include "odf_switch.h"
 #include "probes.h"
 #include "results_file.h"
@@ -244,6 +248,14 @@ int main(int argc, char **argv)
 	compare->add_option("--markdown", cmp_md, "Markdown file to write (must not exist); default results/compare-<time>.md");
 	compare->add_flag("--json", cmp_json, "JSON on stdout instead of the table");
 
+	OverheadOptions ovo;
+	std::string ov_out, ov_md, ov_sizes = "256M,1G";
+	auto *overhead = app.add_subcommand("overhead", "Probe overhead: fork and fault cost with vs without probes, timer, prefault");
+	overhead->add_option("-n,--reps", ovo.reps, "Fork trials per side and size")->capture_default_str();
+	overhead->add_option("-s,--sizes", ov_sizes, "Fork footprints")->capture_default_str();
+	overhead->add_option("-o,--output", ov_out, "Results JSON (must not exist); default results/overhead-<time>.json");
+	overhead->add_option("--markdown", ov_md, "Also write the report here, replacing it (docs/performance.md)");
+
 	VmOptions vmo;
 	std::string vm_mem = "4G";
 	auto *vm = app.add_subcommand("vm", "Run an odfbench command under a kernel image in a QEMU guest");
@@ -275,6 +287,46 @@ int main(int argc, char **argv)
 		return cmd_doctor(json, pf);
 	if (*list)
 		return cmd_list(list_json);
+	if (*overhead) {
+		std::string why;
+		if (!have_bpf_privileges(why))
+			die(why);
+		RunSpec probe_spec;
+		try {
+			ovo.sizes = parse_size_list(ov_sizes, "--sizes");
+			if (ovo.reps < 3 || ovo.reps > 100000)
+				throw SpecError(fmt::format("--reps: {} is out of range [3, 100000]", ovo.reps));
+			uint64_t biggest = std::max(*std::max_element(ovo.sizes.begin(), ovo.sizes.end()), ovo.prefault_bytes);
+			if (auto m = memory_guard(biggest, 0.8); !m.empty())
+				throw SpecError(fmt::format("overhead: {} {}", format_size(biggest), m));
+		} catch (const SpecError &e) {
+			die(e.what());
+		}
+		std::unique_ptr<ResultsFile> out;
+		try {
+			out = std::make_unique<ResultsFile>(ov_out.empty() ? ResultsFile::default_path("results", "overhead") : ov_out);
+		} catch (const std::exception &e) {
+			die(e.what());
+		}
+		install_signal_handlers();
+		try {
+			auto probes = Probes::open(detect_odf());
+			auto j = measure_overhead(*probes, ovo);
+			out->write(j);
+			std::string md = overhead_markdown(j);
+			std::cout << md;
+			if (!ov_md.empty()) {
+				std::string tmp = ov_md + ".tmp";
+				std::ofstream(tmp) << md;
+				if (rename(tmp.c_str(), ov_md.c_str()) != 0)
+					die(fmt::format("{}: {}", ov_md, strerror(errno)), 1);
+			}
+			fmt::print(stderr, "overhead: {}\n", out->path());
+			return j["status"] == "complete" ? 0 : 130;
+		} catch (const std::exception &e) {
+			die(e.what(), 1);
+		}
+	}
 	if (*compare) {
 		std::vector<nlohmann::json> docs;
 		try {

@@ -142,6 +142,7 @@ int fentry_try_attach(int btf_id)
 struct Probes::Impl {
 	std::vector<Object> objects;
 	std::vector<bpf_link *> links;
+	std::vector<bpf_program *> programs;  // what `links` attach, for reattach()
 	struct btf *vmlinux = nullptr;
 	~Impl()
 	{
@@ -175,6 +176,25 @@ bool Probes::attached(const std::string &name) const
 		if (p.name == name)
 			return p.attached;
 	return false;
+}
+
+void Probes::detach()
+{
+	for (auto *l : impl_->links)
+		bpf_link__destroy(l);
+	impl_->links.clear();
+}
+
+void Probes::reattach()
+{
+	if (!impl_->links.empty())
+		return;
+	for (auto *prog : impl_->programs) {
+		bpf_link *l = bpf_program__attach(prog);
+		if (!l)
+			throw std::runtime_error(fmt::format("reattaching {}: {}", bpf_program__name(prog), errtext(errno)));
+		impl_->links.push_back(l);
+	}
 }
 
 Probes::~Probes()
@@ -401,6 +421,8 @@ std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opt
 			c.st.reason = c.primary_err.empty() ? err : c.primary_err + "; " + err;
 		} else {
 			impl.links.insert(impl.links.end(), mine.begin(), mine.end());
+			for (auto *n : c.use_primary ? c.def->primary : c.def->fallback)
+				impl.programs.push_back(bpf_object__find_program_by_name(o->obj, n));
 			c.st.attached = true;
 			c.st.mechanism = c.use_primary ? (fn ? "fentry" : "tp_btf") : (fn ? "kprobe" : "tracepoint");
 			c.st.reason = c.primary_err.empty() ? "" : "fell back: " + c.primary_err;

@@ -49,6 +49,10 @@ public:
 	nlohmann::json report_json() const;
 	nlohmann::json capabilities_json() const;
 	bool attached(const std::string &name) const;
+	// Remove every link, or restore them, with the programs kept loaded: the
+	// overhead measurement's A/B switch.
+	void detach();
+	void reattach();
 	// The shared tracked-process map; a forked runner inherits it.
 	int procs_fd() const { return procs_fd_; }
 

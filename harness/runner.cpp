@@ -153,7 +153,8 @@ std::string scratch_dir(pid_t runner) { return fmt::format("/tmp/odfbench-cell-{
 	}
 }
 
-// Why `need` bytes may not be allocated now, or "" if they may.
+}  // namespace
+
 std::string memory_guard(uint64_t need, double fraction)
 {
 	uint64_t avail = mem_available_bytes();
@@ -162,6 +163,8 @@ std::string memory_guard(uint64_t need, double fraction)
 	return fmt::format("needs {}, more than {:.0f}% of MemAvailable ({:.1f} GiB); refusing", format_size(need),
 			   fraction * 100, static_cast<double>(avail) / (1ULL << 30));
 }
+
+namespace {
 
 struct Cell {
 	const Experiment *e;

@@ -30,6 +30,10 @@ bool reap_within(pid_t pid, int &status, int timeout_ms);
 // The process group a second signal kills at once (0: none).
 void set_signal_victim(pid_t pgid);
 
+// Why `need` bytes may not be allocated now ("" if they may): more than
+// `fraction` of MemAvailable.
+std::string memory_guard(uint64_t need, double fraction);
+
 // For fit_to_memory specs: drops what the memory guard would refuse, noting it in spec.capped.
 void fit_to_memory(RunSpec &spec, const RunOptions &opts);
 

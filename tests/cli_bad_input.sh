@@ -48,6 +48,9 @@ check 'invalid size "4X"'            vm --kernel "$tmp.bzImage" --mem 4X -- doct
 check '--smp: 0 is out of range'     vm --kernel "$tmp.bzImage" --smp 0 -- doctor
 check '--accel: "xen" is not one of' vm --kernel "$tmp.bzImage" --accel xen -- doctor
 check 'already exists'               vm --kernel "$tmp.bzImage" -- run -w fork-latency -s 1M -o "$tmp.exists.json"
+check '--reps: 1 is out of range'    overhead -n 1
+check 'invalid size "3Q"'            overhead -s 3Q
+check '--cell-timeout: 0 is out of range' run -w fork-latency -s 1M --cell-timeout 0
 check 'cannot be vm itself'          vm --kernel "$tmp.bzImage" -- vm --kernel x
 # Without root, run refuses before doing anything.
 if command -v setpriv >/dev/null; then

@@ -1,0 +1,28 @@
+// `odfbench overhead`: do the probes distort what they measure?  Fork latency
+// and page-fault cost with all probes attached vs none (A/B interleaved in one
+// process), the user/kernel fork gap, timer cost, and prefault speed.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "probes.h"
+
+namespace odfb {
+
+struct OverheadOptions {
+	std::vector<uint64_t> sizes{256ull << 20, 1ull << 30};
+	int reps = 30;                        // per side, per size
+	int fault_reps = 20;                  // per side
+	uint64_t fault_bytes = 256ull << 20;  // 65536 faults per repetition
+	uint64_t prefault_bytes = 1ull << 30;
+};
+
+// Classic fork only: it never switches ODF on, so it may run in odfbench's
+// own process (the links it toggles are this process's).
+nlohmann::json measure_overhead(Probes &probes, const OverheadOptions &o);
+std::string overhead_markdown(const nlohmann::json &j);
+
+}  // namespace odfb
