@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# odfbench overhead, small: every figure of the report is there, each side has
+# its trials, and the A/B switching leaves no BPF program behind.
+set -u
+bin=$(realpath "$1")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+progs() { bpftool prog show 2>/dev/null | grep -c '^[0-9]*:'; }
+before=$(progs)
+"$bin" overhead -n 3 -s 16M -o "$tmp/o.json" --markdown "$tmp/perf.md" >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+for _ in $(seq 50); do [ "$(progs)" -le "$before" ] && break; sleep 0.1; done
+[ "$(progs)" -le "$before" ] || { echo "FAIL: BPF programs left: $(progs) > $before"; exit 1; }
+/usr/bin/python3 - "$tmp/o.json" <<'PY'
+import json, math, sys
+j = json.load(open(sys.argv[1]))
+assert j["status"] == "complete"
+f = j["fork"][0]
+assert f["without_probes_ns"]["n"] == 3 and f["with_probes_ns"]["n"] == 3, f
+assert f["user_minus_kernel_clone_ns"]["n"] == 3, f  # the clone probe saw every tracked fork
+assert 0 < f["ratio"]["value"] < 10, f
+fa = j["fault"]
+assert fa["with_probes_ns_per_fault"]["n"] == fa["without_probes_ns_per_fault"]["n"] == 20
+assert math.isfinite(fa["added_ns_per_fault"]["value"])
+assert j["timer"]["resolution_ns"] >= 1 and j["timer"]["cost_per_call_ns"] > 0
+assert [p["threads"] for p in j["prefault"]][0] == 1
+PY
+grep -q "## Page-fault cost" "$tmp/perf.md" || { echo "FAIL: report"; exit 1; }
+echo "overhead_smoke: report complete, no programs left"
