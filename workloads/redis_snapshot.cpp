@@ -212,6 +212,17 @@ public:
 				samples.push_back({a, b - a});
 			}
 		});
+		// Whatever throws below, the load thread is stopped and joined first.
+		struct StopAndJoin {
+			std::atomic<bool> &stop;
+			std::thread &t;
+			~StopAndJoin()
+			{
+				stop = true;
+				if (t.joinable())
+					t.join();
+			}
+		} guard{stop, load};
 		usleep(static_cast<useconds_t>(baseline_ns_ / 1000));
 		env.procs.track(pid_);
 		uint64_t t_save = now_ns();
@@ -226,7 +237,7 @@ public:
 		}
 		usleep(100000);
 		stop = true;
-		load.join();
+		load.join();  // samples are complete from here on
 		if (!load_error.empty())
 			throw std::runtime_error(load_error);
 		if (!t_done)
