@@ -82,11 +82,12 @@ void record_fork_evidence(nlohmann::json &t, const TrialEnv &env, const proc_sta
 	t["sharing_observed"] = ev.sharing_observed;
 	if (ev.flag_known)
 		t["odf_flag_in_child"] = ev.flag_in_child;
-	// Under four whole 2 MiB tables the region cannot show sharing: the flag
-	// alone is the evidence then, and the trial says so.
+	// Under four whole 2 MiB tables (a small region, or one on huge pages) the
+	// region cannot show sharing: the flag alone is the evidence then, and the
+	// trial says so.
 	if (!ev.judgeable) {
 		t.erase("sharing_observed");
-		t["odf_evidence"] = "mm flag only: the region is under 8 MiB, too small to judge table sharing";
+		t["odf_evidence"] = "mm flag only: the region's PTE tables map under 8 MiB (a small region, or huge pages), too few to judge sharing";
 	}
 	t["odf_verified"] = env.mode != Mode::Fork && ev.flag_known && ev.flag_in_child && (ev.sharing_observed || !ev.judgeable);
 }

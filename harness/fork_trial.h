@@ -30,6 +30,9 @@ public:
 	char *data() const { return data_; }
 	uint64_t bytes() const { return bytes_; }
 	uint64_t pages() const { return bytes_ / page_; }
+	// What PTE tables map, the bytes whose table sharing ODF evidence judges:
+	// none on huge pages.
+	uint64_t pte_mapped_bytes() const { return thp_ ? 0 : bytes_; }
 	long page_size() const { return page_; }
 	// prefault_ns, prefault_bytes_per_s, prefault_threads, thp, vm_pte_kb_after_prefault
 	nlohmann::json setup_json() const;

@@ -55,7 +55,6 @@ void send(int fd, const nlohmann::json &j)
 	}
 }
 
-// The runner: everything here happens in the fresh process tree.
 // One line per cell: its headline metric (the workload's first one that has
 // a summary), median and 95% CI, and an outlier warning like hyperfine's.
 void print_cell_line(const nlohmann::json &r)
@@ -99,6 +98,7 @@ void reap_group(pid_t pgid)
 
 std::string scratch_dir(pid_t runner) { return fmt::format("/tmp/odfbench-cell-{}", runner); }
 
+// The runner: everything here happens in the fresh process tree.
 [[noreturn]] void runner_main(const Experiment &e, uint64_t size, Mode mode, const OdfInfo &odf, const Probes &probes,
 			      int out_fd, int in_fd)
 {

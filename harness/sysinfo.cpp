@@ -103,6 +103,26 @@ int count_vmas(int pid)
 	return n < 0 ? -1 : lines - vsyscall;
 }
 
+std::string find_program(const std::string &prog)
+{
+	if (prog.find('/') != std::string::npos)
+		return access(prog.c_str(), X_OK) == 0 ? prog : "";
+	const char *path = getenv("PATH");
+	std::string p = path ? path : "/usr/bin:/bin";
+	p += ":/usr/sbin:/sbin";
+	size_t start = 0;
+	while (start <= p.size()) {
+		size_t end = p.find(':', start);
+		std::string dir = p.substr(start, end == std::string::npos ? std::string::npos : end - start);
+		if (!dir.empty() && access((dir + "/" + prog).c_str(), X_OK) == 0)
+			return dir + "/" + prog;
+		if (end == std::string::npos)
+			break;
+		start = end + 1;
+	}
+	return "";
+}
+
 nlohmann::json host_json()
 {
 	std::string model = "unknown", line;

@@ -20,6 +20,9 @@ int64_t proc_status_kb(int pid, const std::string &field);
 int count_vmas(int pid);
 bool have_bpf_privileges(std::string &why);
 nlohmann::json host_json();
+// The path of an executable: `prog` itself if it has a slash, else the first
+// match on $PATH, /usr/sbin or /sbin; "" if none.
+std::string find_program(const std::string &prog);
 uint64_t now_ns();            // CLOCK_MONOTONIC
 std::string utc_timestamp();  // ISO 8601
 

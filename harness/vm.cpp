@@ -49,26 +49,6 @@ std::string shell_quote(const std::string &s)
 	return q + "'";
 }
 
-std::string which(const std::string &prog)
-{
-	if (prog.find('/') != std::string::npos)
-		return access(prog.c_str(), X_OK) == 0 ? prog : "";
-	const char *path = getenv("PATH");
-	std::string p = path ? path : "/usr/bin:/bin";
-	p += ":/usr/sbin:/sbin";
-	size_t start = 0;
-	while (start <= p.size()) {
-		size_t end = p.find(':', start);
-		std::string dir = p.substr(start, end == std::string::npos ? std::string::npos : end - start);
-		if (!dir.empty() && access((dir + "/" + prog).c_str(), X_OK) == 0)
-			return dir + "/" + prog;
-		if (end == std::string::npos)
-			break;
-		start = end + 1;
-	}
-	return "";
-}
-
 std::string first_line_of(const std::string &cmd)
 {
 	std::string out;
@@ -591,7 +571,7 @@ int run_vm(VmOptions o)
 							format_size(avail)));
 	if (o.timeout_s < 10 || o.boot_timeout_s < 5 || o.silence_s < 15)
 		throw std::invalid_argument("--timeout must be >= 10 s, --boot-timeout >= 5 s and --silence >= 15 s");
-	std::string qemu = which(o.qemu);
+	std::string qemu = find_program(o.qemu);
 	if (qemu.empty())
 		throw std::invalid_argument(fmt::format("{} not found (Debian: apt-get install qemu-system-x86)", o.qemu));
 	std::string why;

@@ -109,7 +109,7 @@ public:
 			t["parent_faults"] = ps.faults_user;
 			t["child_faults"] = cs.faults_user;
 		}
-		record_fork_evidence(t, env, ps, pid, region_->bytes());
+		record_fork_evidence(t, env, ps, pid, region_->pte_mapped_bytes());
 		record_copy_counters(t, env, ps, cs);
 		return t;
 	}

@@ -49,7 +49,7 @@ public:
 				throw std::runtime_error(fmt::format("fork failed: {}", std::strerror(errno)));
 			waitpid(pid, nullptr, 0);
 			if (cycles == 0)  // the first child's evidence stands for the rest
-				record_fork_evidence(ev, env, env.procs.read(self).value_or(proc_stats{}), pid, region_->bytes());
+				record_fork_evidence(ev, env, env.procs.read(self).value_or(proc_stats{}), pid, region_->pte_mapped_bytes());
 			env.procs.forget(pid);
 			++cycles;
 			t = now_ns();

@@ -40,16 +40,6 @@ std::string sibling(const std::string &name)
 	return access(p.c_str(), X_OK) == 0 ? p : "";
 }
 
-std::string find_on_path(const std::string &prog)
-{
-	for (const char *d : {"/usr/bin", "/usr/local/bin", "/bin"}) {
-		std::string p = std::string(d) + "/" + prog;
-		if (access(p.c_str(), X_OK) == 0)
-			return p;
-	}
-	return "";
-}
-
 // Test cases the built-in driver cycles through: reads, range scans and
 // writes (which make the child copy pages, as a fuzzed target would).
 std::string make_case(std::mt19937_64 &rng, uint64_t rows)
@@ -98,7 +88,7 @@ public:
 		size_ = p.size_bytes;
 		rows_ = size_ / 4096 + 1;
 		std::string want = p.extra.value("driver", "auto");
-		afl_fuzz_ = find_on_path("afl-fuzz");
+		afl_fuzz_ = find_program("afl-fuzz");
 		afl_target_ = sibling("odfbench-fuzz-target-afl");
 		target_ = sibling("odfbench-fuzz-target");
 		nlohmann::json j;

@@ -175,7 +175,7 @@ public:
 			t["cow_pte_fallback_fault"] = cr.fallback_fault + pr.fallback_fault;
 		if (env.probe("tfork_one_pte_table"))
 			t["tfork_table_copies"] = cr.tfork_copies + pr.tfork_copies;
-		record_fork_evidence(t, env, ps_fork, pid, region_->bytes());
+		record_fork_evidence(t, env, ps_fork, pid, region_->pte_mapped_bytes());
 		return t;
 	}
 

@@ -28,16 +28,9 @@ public:
 		j["anon_huge_kb"] = smaps_rollup_kb("AnonHugePages");
 		return j;
 	}
-	nlohmann::json trial(TrialEnv &env, const Params &p) override
-	{
-		auto t = inner_->trial(env, with_thp(p));
-		// Huge pages need no PTE tables, so a small child page table proves
-		// nothing here: the mm flag is the evidence.
-		t.erase("sharing_observed");
-		t["odf_verified"] = env.mode != Mode::Fork && t.value("odf_flag_in_child", false);
-		t["odf_evidence"] = "mm flag only (a THP region has no PTE tables to share)";
-		return t;
-	}
+	// The ODF evidence of a THP region is the mm flag alone (Region reports
+	// no PTE-mapped bytes), decided in record_fork_evidence.
+	nlohmann::json trial(TrialEnv &env, const Params &p) override { return inner_->trial(env, with_thp(p)); }
 
 private:
 	static int64_t smaps_rollup_kb(const std::string &field)
