@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 DEPS = clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev cmake g++ make pkg-config \
        nlohmann-json3-dev libgtest-dev libcli11-dev libfmt-dev python3-jsonschema python3-matplotlib git \
        qemu-system-x86 busybox-static libhiredis-dev redis-server \
-       libsqlite3-dev afl++
+       libsqlite3-dev afl++ libseccomp-dev
 
 .PHONY: all deps build run figures performance test clean
 PY = /usr/bin/python3
@@ -43,7 +43,7 @@ figures:
 # Regenerates docs/performance.md: probe overhead measured on this machine.
 performance: build
 	@mkdir -p results
-	$(BUILD)/odfbench overhead -n 60 --markdown docs/performance.md
+	$(BUILD)/odfbench overhead bench/overhead.json --markdown docs/performance.md
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 600

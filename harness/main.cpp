@@ -7,6 +7,7 @@
 #include <sstream>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -16,14 +17,15 @@
 #include "check.h"
 #include "compare.h"
 #include "odf_detect.h"
-#include "overhead.h"
 #include "odf_switch.h"
+#include "overhead.h"
 #include "probes.h"
 #include "results_file.h"
 #include "runner.h"
 #include "sizes.h"
 #include "spec.h"
 #include "sysinfo.h"
+#include "tfork_guard.h"
 #include "vm.h"
 #include "workload.h"
 
@@ -85,6 +87,8 @@ int cmd_doctor(bool as_json, const ProbeFlags &pf)
 	for (const auto &e : odf.evidence)
 		fmt::print("              - {}\n", e);
 	fmt::print("use_odf     {}\n", odf.use_odf_present ? "present" : "absent");
+	if (auto g = tfork_guard_json(); !g.is_null())
+		fmt::print("guard       {}\n", g["rule"].get<std::string>());
 	fmt::print("thp         {}\n", thp_mode());
 	if (j.contains("probe_error"))
 		fmt::print("probes      not loaded: {}\n", j["probe_error"].get<std::string>());
@@ -191,6 +195,14 @@ int cmd_check(const std::string &modes, bool as_json, bool markdown, const std::
 
 int main(int argc, char **argv)
 {
+	// First, before anything can call faccessat(): see tfork_guard.h.
+	if (struct stat st; stat("/proc/self/use_odf", &st) == 0) {
+		try {
+			install_tfork_guard(detect_odf());
+		} catch (const std::exception &e) {
+			die(e.what(), 1);
+		}
+	}
 	if (argc == 2 && std::string(argv[1]) == "__odf-probe")
 		return odf_probe();
 	set_protected_pid(getpid());
@@ -221,6 +233,11 @@ int main(int argc, char **argv)
 	run->add_option("-o,--output", output, "Results file (must not exist); default results/<name>-<time>.json");
 	run->add_option("--params", params_json, "Workload parameters as a JSON object, e.g. '{\"thp\":true}'");
 	run->add_flag("--no-progress", no_progress, "No progress line");
+	std::string fault_probe = "auto";
+	run->add_option("--fault-probe", fault_probe,
+			"page_fault_user probe: auto (only for workloads that measure fault counts), on, off")
+		->check(CLI::IsMember({"auto", "on", "off"}))
+		->capture_default_str();
 	int cell_timeout = 1800;
 	run->add_option("--cell-timeout", cell_timeout, "Seconds before a (workload, size, mode) cell counts as hung and is killed")
 		->capture_default_str();
@@ -248,11 +265,13 @@ int main(int argc, char **argv)
 	compare->add_option("--markdown", cmp_md, "Markdown file to write (must not exist); default results/compare-<time>.md");
 	compare->add_flag("--json", cmp_json, "JSON on stdout instead of the table");
 
-	OverheadOptions ovo;
-	std::string ov_out, ov_md, ov_sizes = "256M,1G";
+	OverheadOptions ovo, ov_flags;
+	std::string ov_out, ov_md, ov_sizes = "256M,1G", ov_config;
 	auto *overhead = app.add_subcommand("overhead", "Probe overhead: fork and fault cost with vs without probes, timer, prefault");
-	overhead->add_option("-n,--reps", ovo.reps, "Fork trials per side and size")->capture_default_str();
-	overhead->add_option("-s,--sizes", ov_sizes, "Fork footprints")->capture_default_str();
+	overhead->add_option("config", ov_config, "Overhead config (bench/overhead.json); flags override it");
+	auto *ov_reps = overhead->add_option("-n,--reps", ov_flags.reps, "Fork pairs per size")->capture_default_str();
+	auto *ov_sizes_opt = overhead->add_option("-s,--sizes", ov_sizes, "Fork footprints")->capture_default_str();
+	auto *ov_freps = overhead->add_option("--fault-reps", ov_flags.fault_reps, "Page-fault and syscall pairs")->capture_default_str();
 	overhead->add_option("-o,--output", ov_out, "Results JSON (must not exist); default results/overhead-<time>.json");
 	overhead->add_option("--markdown", ov_md, "Also write the report here, replacing it (docs/performance.md)");
 
@@ -293,9 +312,15 @@ int main(int argc, char **argv)
 			die(why);
 		RunSpec probe_spec;
 		try {
-			ovo.sizes = parse_size_list(ov_sizes, "--sizes");
-			if (ovo.reps < 3 || ovo.reps > 100000)
-				throw SpecError(fmt::format("--reps: {} is out of range [3, 100000]", ovo.reps));
+			if (!ov_config.empty())
+				ovo = load_overhead_config(ov_config);
+			if (ov_reps->count())
+				ovo.reps = ov_flags.reps;
+			if (ov_freps->count())
+				ovo.fault_reps = ov_flags.fault_reps;
+			if (ov_sizes_opt->count() || ov_config.empty())
+				ovo.sizes = parse_size_list(ov_sizes, "--sizes");
+			validate(ovo);
 			uint64_t biggest = std::max(*std::max_element(ovo.sizes.begin(), ovo.sizes.end()), ovo.prefault_bytes);
 			if (auto m = memory_guard(biggest, 0.8); !m.empty())
 				throw SpecError(fmt::format("overhead: {} {}", format_size(biggest), m));
@@ -432,6 +457,7 @@ int main(int argc, char **argv)
 	if (cell_timeout < 1)
 		die(fmt::format("--cell-timeout: {} is out of range [1, 1000000]", cell_timeout));
 	ropts.cell_timeout_s = cell_timeout;
+	ropts.fault_probe = fault_probe;
 	try {
 		if (spec.fit_to_memory) {
 			fit_to_memory(spec, ropts);

@@ -7,6 +7,7 @@
 
 #include <bpf/btf.h>
 #include "kallsyms.h"
+#include "tfork_guard.h"
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -59,7 +60,8 @@ nlohmann::json OdfInfo::to_json() const
 	return {{"variant", variant_name(variant)},
 		{"use_odf_present", use_odf_present},
 		{"functions", functions},
-		{"evidence", evidence}};
+		{"evidence", evidence},
+		{"tfork_guard", tfork_guard_json()}};
 }
 
 OdfInfo detect_odf(const DetectPaths &p)

@@ -86,7 +86,10 @@ Object make_object(const char *name, Skel *(*open_fn)(const bpf_object_open_opts
 	return o;
 }
 
-enum class Kind { Tracepoint, Function };
+// Tracepoint: tp_btf, else raw_tp.  Function: fentry/fexit, else kprobe.
+// SyscallEvents: per-syscall tracepoints (syscalls:sys_enter_<name>), else a
+// raw_tp on every syscall.
+enum class Kind { Tracepoint, Function, SyscallEvents };
 
 // One probe = one concern's attach point, with a program set per mechanism.
 struct ProbeDef {
@@ -104,7 +107,10 @@ const std::vector<ProbeDef> &probe_defs()
 {
 	static const std::vector<ProbeDef> defs = {
 		{"sched_process_fork", "fork_tree", Kind::Tracepoint, {"fork_btf"}, {"fork_raw"}, "sched_process_fork"},
-		{"clone_syscall", "clone_latency", Kind::Tracepoint, {"enter_btf", "exit_btf"}, {"enter_raw", "exit_raw"}, "sys_enter"},
+		{"clone_syscall", "clone_latency", Kind::SyscallEvents,
+		 {"enter_clone", "exit_clone", "enter_clone3", "exit_clone3", "enter_fork", "exit_fork", "enter_vfork", "exit_vfork",
+		  "enter_tfork", "exit_tfork"},
+		 {"enter_raw", "exit_raw"}, "sys_enter"},
 		{"page_fault_user", "page_faults", Kind::Tracepoint, {"fault_btf"}, {"fault_raw"}, "page_fault_user"},
 		{"copy_page_range", "fork_copy", Kind::Function, {"cpr_fentry", "cpr_fexit"}, {"cpr_kprobe", "cpr_kretprobe"}, "copy_page_range"},
 		{"copy_page_range_tfork", "fork_copy", Kind::Function, {"cprt_fentry", "cprt_fexit"}, {"cprt_kprobe", "cprt_kretprobe"}, "copy_page_range_tfork"},
@@ -116,6 +122,15 @@ const std::vector<ProbeDef> &probe_defs()
 		{"tfork_one_pte_table", "odf_tables", Kind::Function, {"tfork_fentry"}, {"tfork_kprobe"}, "tfork_one_pte_table"},
 	};
 	return defs;
+}
+
+const char *primary_name(Kind k)
+{
+	switch (k) {
+	case Kind::Function: return "fentry";
+	case Kind::SyscallEvents: return "syscall tracepoints";
+	default: return "tp_btf";
+	}
 }
 
 // libbpf-tools' fentry_try_attach: load and attach an empty fentry program.
@@ -137,17 +152,35 @@ int fentry_try_attach(int btf_id)
 	return err;
 }
 
+std::string tracefs_root()
+{
+	struct stat st;
+	for (const char *d : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"})
+		if (stat(fmt::format("{}/events", d).c_str(), &st) == 0)
+			return d;
+	return "";
+}
+
+// "enter_clone" -> syscalls/sys_enter_clone, present in tracefs or not.
+bool syscall_event_exists(const std::string &tracefs, const std::string &program)
+{
+	struct stat st;
+	return !tracefs.empty() && stat(fmt::format("{}/events/syscalls/sys_{}", tracefs, program).c_str(), &st) == 0;
+}
+
 }  // namespace
 
 struct Probes::Impl {
 	std::vector<Object> objects;
-	std::vector<bpf_link *> links;
-	std::vector<bpf_program *> programs;  // what `links` attach, for reattach()
+	// Per attached probe: its programs, and its links while it is live.
+	std::map<std::string, std::vector<bpf_program *>> programs;
+	std::map<std::string, std::vector<bpf_link *>> links;
 	struct btf *vmlinux = nullptr;
 	~Impl()
 	{
-		for (auto *l : links)
-			bpf_link__destroy(l);
+		for (auto &[name, ls] : links)
+			for (auto *l : ls)
+				bpf_link__destroy(l);
 		for (auto &o : objects)
 			o.destroy();
 		btf__free(vmlinux);
@@ -178,23 +211,63 @@ bool Probes::attached(const std::string &name) const
 	return false;
 }
 
+void Probes::set_live(const std::string &probe, bool on)
+{
+	auto progs = impl_->programs.find(probe);
+	if (progs == impl_->programs.end())
+		return;  // never attached: nothing to switch
+	auto &ls = impl_->links[probe];
+	if (!on) {
+		for (auto *l : ls)
+			bpf_link__destroy(l);
+		ls.clear();
+		return;
+	}
+	if (!ls.empty())
+		return;
+	for (auto *prog : progs->second) {
+		bpf_link *l = bpf_program__attach(prog);
+		if (!l)
+			throw std::runtime_error(fmt::format("reattaching {}: {}", bpf_program__name(prog), errtext(errno)));
+		ls.push_back(l);
+	}
+}
+
+bool Probes::live(const std::string &probe) const
+{
+	auto it = impl_->links.find(probe);
+	return it != impl_->links.end() && !it->second.empty();
+}
+
 void Probes::detach()
 {
-	for (auto *l : impl_->links)
-		bpf_link__destroy(l);
-	impl_->links.clear();
+	for (auto &[name, progs] : impl_->programs)
+		set_live(name, false);
 }
 
 void Probes::reattach()
 {
-	if (!impl_->links.empty())
-		return;
-	for (auto *prog : impl_->programs) {
-		bpf_link *l = bpf_program__attach(prog);
-		if (!l)
-			throw std::runtime_error(fmt::format("reattaching {}: {}", bpf_program__name(prog), errtext(errno)));
-		impl_->links.push_back(l);
+	for (auto &[name, progs] : impl_->programs)
+		set_live(name, true);
+}
+
+std::vector<Probes::ProgramStats> Probes::program_stats() const
+{
+	std::vector<ProgramStats> out;
+	for (const auto &[name, progs] : impl_->programs) {
+		for (auto *prog : progs) {
+			bpf_prog_info info{};
+			__u32 len = sizeof(info);
+			ProgramStats ps;
+			ps.program = bpf_program__name(prog);
+			if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0) {
+				ps.run_cnt = info.run_cnt;
+				ps.run_time_ns = info.run_time_ns;
+			}
+			out.push_back(ps);
+		}
 	}
+	return out;
 }
 
 Probes::~Probes()
@@ -251,16 +324,35 @@ std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opt
 		ProbeStatus st;
 		bool use_primary = false, use_fallback = false;
 		std::string primary_err;
+		std::vector<const char *> primary;  // def->primary, less what this kernel lacks
+		const std::vector<const char *> &programs() const
+		{
+			static const std::vector<const char *> none;
+			return use_primary ? primary : use_fallback ? def->fallback : none;
+		}
 	};
+	const std::string tracefs = tracefs_root();
 	std::vector<Choice> choices;
 	std::string fentry_cap_err;
 	bool fentry_cap_tested = false;
 	for (const auto &d : probe_defs()) {
-		Choice c{&d, {}, false, false, {}};
+		Choice c{&d, {}, false, false, {}, d.primary};
 		c.st.name = d.name;
 		c.st.concern = d.object;
 		c.st.mechanism = "none";
-		if (d.kind == Kind::Tracepoint) {
+		if (d.kind == Kind::SyscallEvents) {
+			std::erase_if(c.primary, [&](const char *n) { return !syscall_event_exists(tracefs, n); });
+			if (!opts.allow_tp_btf)
+				c.primary_err = "syscall tracepoints disabled by option";
+			else if (tracefs.empty())
+				c.primary_err = "no tracefs (mount it on /sys/kernel/tracing)";
+			else if (c.primary.size() < 2)
+				c.primary_err = fmt::format("{}/events/syscalls/sys_{} absent (CONFIG_FTRACE_SYSCALLS off?)", tracefs,
+							    d.primary[0]);
+			else
+				c.use_primary = true;
+			c.use_fallback = !c.use_primary;
+		} else if (d.kind == Kind::Tracepoint) {
 			std::string tname = std::string("btf_trace_") + d.btf_name;
 			if (!opts.allow_tp_btf)
 				c.primary_err = "tp_btf disabled by option";
@@ -321,7 +413,7 @@ std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opt
 		for (auto &c : choices) {
 			if (c.def->object != o.name)
 				continue;
-			for (auto *n : c.use_primary ? c.def->primary : c.use_fallback ? c.def->fallback : std::vector<const char *>{}) {
+			for (auto *n : c.programs()) {
 				bpf_program__set_autoload(bpf_object__find_program_by_name(o.obj, n), true);
 				any = true;
 			}
@@ -369,9 +461,9 @@ std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opt
 			for (auto &c : choices) {
 				if (c.def->object != o.name || !c.use_primary)
 					continue;
-				c.primary_err = fmt::format("{} {}", c.def->kind == Kind::Function ? "fentry" : "tp_btf", why);
+				c.primary_err = fmt::format("{} {}", primary_name(c.def->kind), why);
 				c.use_primary = false;
-				c.use_fallback = c.def->kind == Kind::Tracepoint || opts.allow_kprobe;
+				c.use_fallback = c.def->kind != Kind::Function || opts.allow_kprobe;
 				retry = true;
 			}
 			if (!retry) {
@@ -396,7 +488,9 @@ std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opt
 			p->report_.push_back(c.st);
 			continue;
 		}
-		c.st.program_type = c.use_primary ? (fn ? "fentry/fexit" : "tp_btf") : (fn ? "kprobe/kretprobe" : "raw_tp");
+		bool sys = c.def->kind == Kind::SyscallEvents;
+		c.st.program_type = c.use_primary ? (fn ? "fentry/fexit" : sys ? "tracepoint" : "tp_btf")
+						  : (fn ? "kprobe/kretprobe" : "raw_tp");
 		if (!o || !o->loaded) {
 			if (c.st.reason.empty())
 				c.st.reason = "object not loaded";
@@ -407,7 +501,7 @@ std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opt
 		}
 		std::vector<bpf_link *> mine;
 		std::string err;
-		for (auto *n : c.use_primary ? c.def->primary : c.def->fallback) {
+		for (auto *n : c.programs()) {
 			bpf_link *l = bpf_program__attach(bpf_object__find_program_by_name(o->obj, n));
 			if (!l) {
 				err = fmt::format("{} attach of {} failed: {}", c.st.program_type, n, errtext(errno));
@@ -420,11 +514,12 @@ std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opt
 				bpf_link__destroy(l);
 			c.st.reason = c.primary_err.empty() ? err : c.primary_err + "; " + err;
 		} else {
-			impl.links.insert(impl.links.end(), mine.begin(), mine.end());
-			for (auto *n : c.use_primary ? c.def->primary : c.def->fallback)
-				impl.programs.push_back(bpf_object__find_program_by_name(o->obj, n));
+			impl.links[c.def->name] = mine;
+			for (auto *n : c.programs())
+				impl.programs[c.def->name].push_back(bpf_object__find_program_by_name(o->obj, n));
 			c.st.attached = true;
-			c.st.mechanism = c.use_primary ? (fn ? "fentry" : "tp_btf") : (fn ? "kprobe" : "tracepoint");
+			c.st.mechanism = c.use_primary ? (fn ? "fentry" : sys ? "syscall-tracepoint" : "tp_btf")
+						       : (fn ? "kprobe" : "tracepoint");
 			c.st.reason = c.primary_err.empty() ? "" : "fell back: " + c.primary_err;
 		}
 		p->report_.push_back(c.st);

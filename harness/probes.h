@@ -2,6 +2,7 @@
 // kprobe; tp_btf, then raw_tp), attach what the kernel allows, and say why
 // for everything else.  A missing optional probe never fails a run.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,16 @@ public:
 	// overhead measurement's A/B switch.
 	void detach();
 	void reattach();
+	// The same for one probe (by name); a probe that never attached stays off.
+	void set_live(const std::string &probe, bool on);
+	bool live(const std::string &probe) const;
+	// In-kernel run counts and run time of every attached program, which the
+	// kernel keeps only while someone holds a BPF_STATS_RUN_TIME fd.
+	struct ProgramStats {
+		std::string program;
+		uint64_t run_cnt = 0, run_time_ns = 0;
+	};
+	std::vector<ProgramStats> program_stats() const;
 	// The shared tracked-process map; a forked runner inherits it.
 	int procs_fd() const { return procs_fd_; }
 

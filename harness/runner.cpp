@@ -112,8 +112,11 @@ std::string scratch_dir(pid_t runner) { return fmt::format("/tmp/odfbench-cell-{
 		env.odf = &odf;
 		env.procs = ProcTable(probes.procs_fd());
 		for (const auto &s : probes.report()) {
-			env.probe_attached[s.name] = s.attached;
+			env.probe_attached[s.name] = s.attached && probes.live(s.name);
 			env.probe_reason[s.name] = s.reason;
+			if (s.attached && !probes.live(s.name))
+				env.probe_reason[s.name] = "off for this cell (--fault-probe auto attaches it only for workloads that "
+							   "measure fault counts; --fault-probe on forces it)";
 		}
 		env.fork_fn = [] { return fork(); };
 		env.scratch = scratch_dir(getpid());
@@ -185,7 +188,7 @@ void progress_line(bool on, const std::string &s)
 		fmt::print(stderr, "\r\033[K{}", s);
 }
 
-nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, const Probes &probes, const RunOptions &opts,
+nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const RunOptions &opts,
 			bool show_progress, size_t cell_no, size_t cells)
 {
 	const Experiment &e = *c.e;
@@ -212,6 +215,9 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, const Probes &probes,
 		r["reason"] = "memory guard: " + why;
 		return r;
 	}
+	bool fault_probe = opts.fault_probe == "on" || (opts.fault_probe == "auto" && wl->counts_faults());
+	probes.set_live("page_fault_user", fault_probe);
+	r["fault_probe"] = probes.live("page_fault_user");
 
 	int to_main[2], to_runner[2];
 	if (pipe2(to_main, O_CLOEXEC) || pipe2(to_runner, O_CLOEXEC))
@@ -322,9 +328,10 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, const Probes &probes,
 			measured.push_back(t);
 	r["warmup_trials"] = r["trials"].size() - measured.size();
 	r["trials"] = measured;
-	size_t verified = 0, shared = 0, judged = 0;
+	size_t verified = 0, shared = 0, judged = 0, flagged = 0;
 	for (auto &t : measured) {
 		verified += t.value("odf_verified", false);
+		flagged += t.value("odf_flag_in_child", false);
 		if (t.contains("sharing_observed")) {
 			++judged;
 			shared += t["sharing_observed"].get<bool>();
@@ -333,9 +340,14 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, const Probes &probes,
 	r["odf_verified_trials"] = verified;
 	if (r["status"] == "ok" && c.mode != Mode::Fork && verified != measured.size()) {
 		r["status"] = "error";
-		r["reason"] = fmt::format("ODF was requested but verified in only {} of {} trials{}: not an ODF result",
-					  verified, measured.size(),
-					  judged ? "" : " (no page-table evidence: the sched_process_fork probe is missing or the region is under 8 MiB; see odf_evidence)");
+		// Flag on but nothing shared: the kernel had ODF on and chose not to
+		// share (the paper kernel shares only whole 2 MiB windows of
+		// private anonymous, non-heap VMAs).
+		std::string why = !judged ? " (no page-table evidence: the sched_process_fork probe is missing or the region is under 8 MiB; see odf_evidence)"
+				  : flagged ? fmt::format(" (the child's mm had the ODF flag in {} of them, but its page tables were copied, not shared)", flagged)
+					    : "";
+		r["reason"] = fmt::format("ODF was requested but verified in only {} of {} trials{}: not an ODF result", verified,
+					  measured.size(), why);
 	}
 	if (r["status"] == "ok" && c.mode == Mode::Fork && shared)
 		r["warning"] = fmt::format("{} classic-fork trials show fewer child page tables than the region needs", shared);
@@ -429,6 +441,7 @@ int run_spec(const RunSpec &spec, const OdfInfo &odf, Probes &probes, ResultsFil
 		  {"odf", odf.to_json()},
 		  {"probes", probes.report_json()},
 		  {"capabilities", probes.capabilities_json()},
+		  {"fault_probe", opts.fault_probe},
 		  {"host", host_json()},
 		  {"environment", {{"vm", vm_environment()}}},
 		  {"spec", spec.to_json()}}},

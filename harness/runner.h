@@ -17,6 +17,9 @@ struct RunOptions {
 	bool progress = true;        // a progress line when stderr is a terminal
 	double mem_fraction = 0.8;   // of MemAvailable
 	int cell_timeout_s = 1800;   // a cell still running after this is killed and reported as hung
+	// page_fault_user: "auto" (only for workloads whose measure is fault
+	// counts, see Workload::counts_faults), "on" or "off".
+	std::string fault_probe = "auto";
 };
 
 // Installs SIGINT/SIGTERM handling: the first signal stops the run cleanly,

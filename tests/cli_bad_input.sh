@@ -48,8 +48,13 @@ check 'invalid size "4X"'            vm --kernel "$tmp.bzImage" --mem 4X -- doct
 check '--smp: 0 is out of range'     vm --kernel "$tmp.bzImage" --smp 0 -- doctor
 check '--accel: "xen" is not one of' vm --kernel "$tmp.bzImage" --accel xen -- doctor
 check 'already exists'               vm --kernel "$tmp.bzImage" -- run -w fork-latency -s 1M -o "$tmp.exists.json"
-check '--reps: 1 is out of range'    overhead -n 1
+check "reps: 1 is out of range"     overhead -n 1
 check 'invalid size "3Q"'            overhead -s 3Q
+check 'fault_reps: 2 is out of range' overhead --fault-reps 2
+echo '{"kind": "overhead", "repz": 5}' > "$tmp.ov.json"
+check 'unknown key "repz"'           overhead "$tmp.ov.json"
+echo '{"kind": "run"}' > "$tmp.ov2.json"
+check 'not an overhead config'       overhead "$tmp.ov2.json"
 check '--cell-timeout: 0 is out of range' run -w fork-latency -s 1M --cell-timeout 0
 check 'cannot be vm itself'          vm --kernel "$tmp.bzImage" -- vm --kernel x
 # Without root, run refuses before doing anything.
@@ -58,6 +63,6 @@ if command -v setpriv >/dev/null; then
 	check 'needs root'               run -w fork-latency -s 1M -n 1 -o "$tmp/noroot.json"
 	runner=("$bin")
 fi
-rm -f "$tmp.bad.json" "$tmp.types.json" "$tmp.exists.json" "$tmp.bzImage"
+rm -f "$tmp.bad.json" "$tmp.types.json" "$tmp.exists.json" "$tmp.bzImage" "$tmp.ov.json" "$tmp.ov2.json"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

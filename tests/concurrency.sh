@@ -7,7 +7,7 @@ schema=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$bin" run -w fork-latency -s 64M -m fork -n 15 --warmup 1 --no-progress -o "$tmp/a.json" 2>"$tmp/a.err" &
+"$bin" run -w fork-latency -s 64M -m fork -n 15 --warmup 1 --no-progress --fault-probe on -o "$tmp/a.json" 2>"$tmp/a.err" &
 a=$!
 "$bin" run -w post-fork-access -s 64M -m fork -n 5 --warmup 1 --no-progress -o "$tmp/b.json" \
 	--params '{"who": "child", "fraction": 1.0, "op": "write"}' 2>"$tmp/b.err" &

@@ -45,7 +45,12 @@ std::unique_ptr<Probes> open_probes(const OdfInfo &odf)
 
 std::set<std::string> our_program_names()
 {
-	return {"fork_btf", "fork_raw", "enter_btf", "exit_btf", "enter_raw", "exit_raw", "fault_btf", "fault_raw"};
+	std::set<std::string> n = {"fork_btf", "fork_raw", "enter_raw", "exit_raw", "fault_btf", "fault_raw"};
+	for (const char *sc : {"clone", "clone3", "fork", "vfork", "tfork"}) {
+		n.insert(std::string("enter_") + sc);
+		n.insert(std::string("exit_") + sc);
+	}
+	return n;
 }
 
 // Ids of loaded BPF programs with one of our names, from the kernel's own list.
@@ -113,7 +118,8 @@ TEST(Integration, UntrackedProcessesCountNothing)
 
 // Runs a spec for real on this kernel, into a fresh temp dir; returns the
 // exit code and the results document.
-int run_for_test(const std::filesystem::path &dir, const char *spec_json, nlohmann::json &doc, OdfInfo *odf_out = nullptr)
+int run_for_test(const std::filesystem::path &dir, const char *spec_json, nlohmann::json &doc, OdfInfo *odf_out = nullptr,
+		 const char *fault_probe = "auto")
 {
 	std::filesystem::create_directories(dir);
 	auto spec = parse_spec(nlohmann::json::parse(spec_json));
@@ -122,6 +128,7 @@ int run_for_test(const std::filesystem::path &dir, const char *spec_json, nlohma
 	ResultsFile out((dir / "r.json").string());
 	RunOptions o;
 	o.progress = false;
+	o.fault_probe = fault_probe;
 	int rc = run_spec(spec, odf, *probes, out, o);
 	doc = nlohmann::json::parse(std::ifstream(out.path()));
 	if (odf_out)
@@ -138,8 +145,9 @@ protected:
 			return;
 		dir_ = std::filesystem::temp_directory_path() / ("odfb-it-" + std::to_string(getpid()));
 		OdfInfo odf;
+		// --fault-probe on: these tests check the fault probe against getrusage.
 		rc_ = run_for_test(dir_, R"({"workload":"fork-latency","sizes":["256M"],"modes":["fork","odf","odf-procfs"],"reps":8,"warmup":1})",
-				   doc_, &odf);
+				   doc_, &odf, "on");
 		variant_ = variant_name(odf.variant);
 	}
 	static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
@@ -210,6 +218,38 @@ TEST_F(ForkLatencyRun, TrialFaultsAgreeWithGetrusage)
 		EXPECT_LE(bpf, ru);
 		EXPECT_GE(bpf, ru - 4);
 	}
+}
+
+// --fault-probe auto: the fault probe is live only in cells of workloads that
+// measure fault counts; elsewhere the metrics are missing, with the reason.
+TEST(Integration, FaultProbeAutoAttachesOnlyForFaultCountingWorkloads)
+{
+	REQUIRE_BPF();
+	auto dir = std::filesystem::temp_directory_path() / ("odfb-fp-" + std::to_string(getpid()));
+	nlohmann::json doc;
+	int rc = run_for_test(dir, R"({"experiments": [
+		{"workload":"fork-latency","sizes":["16M"],"modes":["fork"],"reps":2,"warmup":0},
+		{"workload":"post-fork-access","sizes":["16M"],"modes":["fork"],"reps":2,"warmup":0,
+		 "params":{"who":"child","fraction":1.0,"op":"write"}},
+		{"workload":"fork-latency","sizes":["16M"],"modes":["fork"],"reps":2,"warmup":0}]})",
+			      doc);
+	std::filesystem::remove_all(dir);
+	ASSERT_EQ(rc, 0);
+	EXPECT_EQ(doc["run"]["fault_probe"], "auto");
+	auto &res = doc["results"];
+	ASSERT_EQ(res.size(), 3u);
+	for (size_t i : {0u, 2u}) {  // fork-latency, before and after the switch back
+		EXPECT_FALSE(res[i]["fault_probe"].get<bool>());
+		for (auto &t : res[i]["trials"])
+			EXPECT_FALSE(t.contains("child_faults")) << t;
+		auto m = res[i]["setup"]["missing_metrics"];
+		ASSERT_TRUE(m.contains("child_faults")) << res[i]["setup"];
+		EXPECT_NE(m["child_faults"].get<std::string>().find("--fault-probe"), std::string::npos);
+	}
+	EXPECT_TRUE(res[1]["fault_probe"].get<bool>());
+	uint64_t pages = 16ull * 1024 * 1024 / 4096;
+	for (auto &t : res[1]["trials"])
+		EXPECT_GE(t["child_faults"].get<uint64_t>(), pages);  // one per written page, and the probe was live
 }
 
 TEST_F(ForkLatencyRun, OdfModesAreNeverFaked)

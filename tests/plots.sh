@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The figure scripts on committed results (a real ODF 6.0.6 run under QEMU,
-# and a run on a kernel without ODF): every expected figure appears, non-empty,
+# The figure scripts on committed results (real ODF 6.0.6 and 5.6.19 runs under
+# QEMU, and a run on a kernel without ODF): every expected figure appears, non-empty,
 # with the paper's reference marks; without ODF the figure says so.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +18,12 @@ done
 grep -q "paper: fork" "$tmp/both/fork_latency.svg" || { echo "FAIL: no paper reference in fork_latency"; fail=1; }
 grep -q "footprint (GiB" "$tmp/both/fork_latency.svg" || { echo "FAIL: fork_latency axis label"; fail=1; }
 grep -q "ODF not measured" "$tmp/both/fork_latency.svg" && { echo "FAIL: ODF was measured in the 6.0.6 run"; fail=1; }
+# Both ODF kernels in one figure (the paper's 5.6.19 run is fork-latency only): one
+# series per kernel variant, labelled with it.
+$py "$here/../plots/make_figures.py" -o "$tmp/kernels" "$fx/odf-6.0.6-tcg.json" "$fx/odf-paper-5.6-tcg.json" >"$tmp/kernels.log" || { cat "$tmp/kernels.log"; exit 1; }
+for v in "paper-5.6" "patchset-6.0"; do
+	grep -q "odf — [0-9.]* ($v" "$tmp/kernels/fork_latency.svg" || { echo "FAIL: no odf series for $v in fork_latency"; fail=1; }
+done
 # A kernel without ODF: fork data still plotted, and the figure says ODF was not measured.
 $py "$here/../plots/make_figures.py" -o "$tmp/host" "$fx/host-6.18-no-odf.json" >"$tmp/host.log" || { cat "$tmp/host.log"; exit 1; }
 grep -q "ODF not measured" "$tmp/host/fork_latency.svg" || { echo "FAIL: no 'ODF not measured' note"; fail=1; }

@@ -31,6 +31,7 @@ struct AccessResult {
 class PostForkAccess final : public Workload {
 public:
 	std::string name() const override { return "post-fork-access"; }
+	bool counts_faults() const override { return true; }
 	std::string description() const override
 	{
 		return "fork, then the child/parent/both read or write a fraction of the region (the cost ODF moves into faults)";
