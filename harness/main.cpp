@@ -235,7 +235,8 @@ int main(int argc, char **argv)
 	run->add_flag("--no-progress", no_progress, "No progress line");
 	std::string fault_probe = "auto";
 	run->add_option("--fault-probe", fault_probe,
-			"page_fault_user probe: auto (only for workloads that measure fault counts), on, off")
+			"Per-fault probes (page_fault_user; on ODF 6.0.6 also handle_cow_pte, handle_mm_fault, "
+			"cow_pte_fallback): auto (live only for workloads that measure faults), on, off")
 		->check(CLI::IsMember({"auto", "on", "off"}))
 		->capture_default_str();
 	int cell_timeout = 1800;
@@ -274,6 +275,9 @@ int main(int argc, char **argv)
 	auto *ov_freps = overhead->add_option("--fault-reps", ov_flags.fault_reps, "Page-fault and syscall pairs")->capture_default_str();
 	overhead->add_option("-o,--output", ov_out, "Results JSON (must not exist); default results/overhead-<time>.json");
 	overhead->add_option("--markdown", ov_md, "Also write the report here, replacing it (docs/performance.md)");
+	std::string ov_report;
+	overhead->add_option("--report", ov_report, "Measure nothing: write the report of an earlier overhead JSON")
+		->check(CLI::ExistingFile);
 
 	VmOptions vmo;
 	std::string vm_mem = "4G";
@@ -306,6 +310,22 @@ int main(int argc, char **argv)
 		return cmd_doctor(json, pf);
 	if (*list)
 		return cmd_list(list_json);
+	if (*overhead && !ov_report.empty()) {
+		try {
+			auto j = nlohmann::json::parse(std::ifstream(ov_report));
+			if (j.value("kind", "") != "odfbench-overhead")
+				die(fmt::format("--report {}: not an odfbench overhead results file", ov_report));
+			std::string md = overhead_markdown(j);
+			std::cout << md;
+			if (!ov_md.empty())
+				replace_file_atomically(ov_md, md);
+			return 0;
+		} catch (const nlohmann::json::exception &e) {
+			die(fmt::format("--report {}: {}", ov_report, e.what()));
+		} catch (const std::exception &e) {
+			die(e.what(), 1);
+		}
+	}
 	if (*overhead) {
 		std::string why;
 		if (!have_bpf_privileges(why))
@@ -340,12 +360,8 @@ int main(int argc, char **argv)
 			out->write(j);
 			std::string md = overhead_markdown(j);
 			std::cout << md;
-			if (!ov_md.empty()) {
-				std::string tmp = ov_md + ".tmp";
-				std::ofstream(tmp) << md;
-				if (rename(tmp.c_str(), ov_md.c_str()) != 0)
-					die(fmt::format("{}: {}", ov_md, strerror(errno)), 1);
-			}
+			if (!ov_md.empty())
+				replace_file_atomically(ov_md, md);
 			fmt::print(stderr, "overhead: {}\n", out->path());
 			return j["status"] == "complete" ? 0 : 130;
 		} catch (const std::exception &e) {

@@ -38,6 +38,14 @@ struct ProbeOptions {
 	std::string btf_path;        // BTF for CO-RE on a kernel without /sys/kernel/btf/vmlinux
 };
 
+// Probes that run on every page fault of every process while live.  They cost
+// each fault about 100 ns on this machine's host kernel and far more under
+// TCG (docs/performance.md), so the runner makes them live per cell
+// (`--fault-probe`).  cow_pte_fallback is here because its fault/other split
+// needs the handle_mm_fault window.
+inline const std::vector<std::string> kPerFaultProbes = {"page_fault_user", "handle_cow_pte", "handle_mm_fault",
+							 "cow_pte_fallback"};
+
 class Probes {
 public:
 	// Loads and attaches every probe this kernel supports.  Never throws for a

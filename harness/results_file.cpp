@@ -37,7 +37,9 @@ ResultsFile::ResultsFile(std::string path) : path_(std::move(path))
 
 void ResultsFile::write(const nlohmann::json &doc) { write_text(doc.dump(2) + "\n"); }
 
-void ResultsFile::write_text(const std::string &text)
+void ResultsFile::write_text(const std::string &text) { replace_file_atomically(path_, text); }
+
+void replace_file_atomically(const std::string &path_, const std::string &text)
 {
 	std::string tmp = fmt::format("{}.tmp.{}", path_, getpid());
 	int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

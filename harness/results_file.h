@@ -23,4 +23,8 @@ private:
 	std::string path_;
 };
 
+// Temp file + rename: readers see the old text or the new, never a half.  For
+// reports that are meant to be regenerated in place (docs/performance.md).
+void replace_file_atomically(const std::string &path, const std::string &text);
+
 }  // namespace odfb

@@ -115,8 +115,9 @@ std::string scratch_dir(pid_t runner) { return fmt::format("/tmp/odfbench-cell-{
 			env.probe_attached[s.name] = s.attached && probes.live(s.name);
 			env.probe_reason[s.name] = s.reason;
 			if (s.attached && !probes.live(s.name))
-				env.probe_reason[s.name] = "off for this cell (--fault-probe auto attaches it only for workloads that "
-							   "measure fault counts; --fault-probe on forces it)";
+				env.probe_reason[s.name] = "off for this cell: it runs on every page fault, and --fault-probe auto "
+							   "makes the per-fault probes live only for workloads that measure faults "
+							   "(--fault-probe on forces them)";
 		}
 		env.fork_fn = [] { return fork(); };
 		env.scratch = scratch_dir(getpid());
@@ -216,8 +217,9 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const
 		return r;
 	}
 	bool fault_probe = opts.fault_probe == "on" || (opts.fault_probe == "auto" && wl->counts_faults());
-	probes.set_live("page_fault_user", fault_probe);
-	r["fault_probe"] = probes.live("page_fault_user");
+	for (const auto &name : kPerFaultProbes)
+		probes.set_live(name, fault_probe);
+	r["fault_probe"] = fault_probe;
 
 	int to_main[2], to_runner[2];
 	if (pipe2(to_main, O_CLOEXEC) || pipe2(to_runner, O_CLOEXEC))

@@ -15,10 +15,8 @@ constexpr int kTforkNr = 439;
 bool g_installed = false;
 }  // namespace
 
-void install_tfork_guard(const OdfInfo &odf)
+void install_tfork_seccomp_filter()
 {
-	if (odf.variant != OdfVariant::Paper56 || g_installed)
-		return;
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	if (!ctx)
 		throw std::runtime_error("tfork guard: seccomp_init failed");
@@ -34,6 +32,13 @@ void install_tfork_guard(const OdfInfo &odf)
 		throw std::runtime_error(fmt::format("paper kernel: cannot install the tfork guard (seccomp: {}); without it every "
 						     "faccessat() in glibc >= 2.33 would fork this process",
 						     std::strerror(-rc)));
+}
+
+void install_tfork_guard(const OdfInfo &odf)
+{
+	if (odf.variant != OdfVariant::Paper56 || g_installed)
+		return;
+	install_tfork_seccomp_filter();
 	g_installed = true;
 }
 

@@ -18,6 +18,8 @@ namespace odfb {
 // Throws std::runtime_error if the paper kernel is there and the guard
 // cannot be installed: running on without it would fork-bomb.
 void install_tfork_guard(const OdfInfo &odf);
+// The filter itself, whatever the kernel (for tests: it cannot be removed).
+void install_tfork_seccomp_filter();
 nlohmann::json tfork_guard_json();
 
 }  // namespace odfb

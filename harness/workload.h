@@ -65,9 +65,9 @@ public:
 	// leaves its own process alone.
 	virtual bool switches_odf_itself() const { return false; }
 	// True when per-process fault counts are part of what this workload
-	// measures.  The page_fault_user probe costs every fault on the machine
-	// about 100 ns (docs/performance.md), so under `--fault-probe auto` it is
-	// attached only for cells of workloads that say yes here.
+	// measures.  The per-fault probes (kPerFaultProbes) cost every fault on
+	// the machine about 100 ns (docs/performance.md), so under
+	// `--fault-probe auto` they are live only for workloads that say yes here.
 	virtual bool counts_faults() const { return false; }
 };
 

@@ -55,6 +55,7 @@ echo '{"kind": "overhead", "repz": 5}' > "$tmp.ov.json"
 check 'unknown key "repz"'           overhead "$tmp.ov.json"
 echo '{"kind": "run"}' > "$tmp.ov2.json"
 check 'not an overhead config'       overhead "$tmp.ov2.json"
+check 'not an odfbench overhead results file' overhead --report "$tmp.ov2.json"
 check '--cell-timeout: 0 is out of range' run -w fork-latency -s 1M --cell-timeout 0
 check 'cannot be vm itself'          vm --kernel "$tmp.bzImage" -- vm --kernel x
 # Without root, run refuses before doing anything.

@@ -23,6 +23,8 @@ for who in ("tracked", "untracked"):
     assert fa["with_probes_ns_per_fault"]["n"] == fa["without_probes_ns_per_fault"]["n"] == 4, fa
     assert fa["added_ns_per_fault"]["pairs"] == 4 and math.isfinite(fa["added_ns_per_fault"]["value"]), fa
 assert j["syscall"]["added_ns_per_syscall"]["pairs"] == 4
+df = j["fault"]["dispatch_floor"]
+assert df["available"] and df["added_ns_per_fault"]["pairs"] == 4, df
 # Ground truth for the kernel's own program stats: the tracked passes touched
 # 3 x 256M / 4 KiB fresh pages (each one fault), plus 10 forks, and other
 # processes only add runs.
@@ -39,4 +41,7 @@ assert j["timer"]["resolution_ns"] >= 1 and j["timer"]["cost_per_call_ns"] > 0
 assert [p["threads"] for p in j["prefault"]][0] == 1
 PY
 grep -q "## Page-fault cost" "$tmp/perf.md" && grep -q "## Syscall tax" "$tmp/perf.md" || { echo "FAIL: report"; exit 1; }
+# --report rewrites the same report from the JSON alone, measuring nothing.
+"$bin" overhead --report "$tmp/o.json" --markdown "$tmp/perf2.md" >/dev/null || { echo "FAIL: --report"; exit 1; }
+cmp -s "$tmp/perf.md" "$tmp/perf2.md" || { echo "FAIL: --report gives a different report"; diff "$tmp/perf.md" "$tmp/perf2.md" | head; exit 1; }
 echo "overhead_smoke: report complete, no programs left"
