@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <stdexcept>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -185,15 +184,7 @@ nlohmann::json program_cost(Probes &probes, ProcTable &procs, const OverheadOpti
 
 OverheadOptions load_overhead_config(const std::string &path)
 {
-	std::ifstream in(path);
-	if (!in)
-		throw SpecError(fmt::format("overhead config {}: cannot open", path));
-	nlohmann::json j;
-	try {
-		j = nlohmann::json::parse(in);
-	} catch (const nlohmann::json::parse_error &e) {
-		throw SpecError(fmt::format("overhead config {}: not valid JSON: {}", path, e.what()));
-	}
+	nlohmann::json j = read_json_file(path, "overhead config");
 	OverheadOptions o;
 	auto fail = [&](const std::string &m) { return SpecError(fmt::format("overhead config {}: {}", path, m)); };
 	if (!j.is_object() || j.value("kind", "") != "overhead")

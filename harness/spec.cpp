@@ -197,17 +197,21 @@ RunSpec parse_spec(const nlohmann::json &j)
 	return s;
 }
 
-RunSpec load_spec_file(const std::string &path)
+nlohmann::json read_json_file(const std::string &path, const std::string &what)
 {
 	std::ifstream in(path);
 	if (!in)
-		throw SpecError(fmt::format("spec {}: cannot open", path));
-	nlohmann::json j;
+		throw SpecError(fmt::format("{} {}: cannot open", what, path));
 	try {
-		j = nlohmann::json::parse(in);
+		return nlohmann::json::parse(in);
 	} catch (const nlohmann::json::parse_error &e) {
-		throw SpecError(fmt::format("spec {}: not valid JSON: {}", path, e.what()));
+		throw SpecError(fmt::format("{} {}: not valid JSON: {}", what, path, e.what()));
 	}
+}
+
+RunSpec load_spec_file(const std::string &path)
+{
+	nlohmann::json j = read_json_file(path, "spec");
 	try {
 		return parse_spec(j);
 	} catch (const SpecError &e) {

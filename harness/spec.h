@@ -42,6 +42,8 @@ struct RunSpec {
 // of the top level are defaults for each experiment.
 RunSpec parse_spec(const nlohmann::json &j);
 RunSpec load_spec_file(const std::string &path);
+// A JSON file, or SpecError "<what> <path>: cannot open / not valid JSON: ...".
+nlohmann::json read_json_file(const std::string &path, const std::string &what);
 // "64M,256M,1G" -> bytes; throws SpecError naming the bad item.
 std::vector<uint64_t> parse_size_list(const std::string &csv, const std::string &field);
 std::vector<Mode> parse_mode_list(const std::string &csv, const std::string &field);
