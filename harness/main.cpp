@@ -311,19 +311,22 @@ int main(int argc, char **argv)
 	if (*list)
 		return cmd_list(list_json);
 	if (*overhead && !ov_report.empty()) {
+		nlohmann::json j;
 		try {
-			auto j = nlohmann::json::parse(std::ifstream(ov_report));
-			if (j.value("kind", "") != "odfbench-overhead")
-				die(fmt::format("--report {}: not an odfbench overhead results file", ov_report));
+			j = read_json_file(ov_report, "--report");
+		} catch (const SpecError &e) {
+			die(e.what());
+		}
+		if (!j.is_object() || j.value("kind", "") != "odfbench-overhead")
+			die(fmt::format("--report {}: not an odfbench overhead results file", ov_report));
+		try {
 			std::string md = overhead_markdown(j);
 			std::cout << md;
 			if (!ov_md.empty())
 				replace_file_atomically(ov_md, md);
 			return 0;
-		} catch (const nlohmann::json::exception &e) {
-			die(fmt::format("--report {}: {}", ov_report, e.what()));
 		} catch (const std::exception &e) {
-			die(e.what(), 1);
+			die(fmt::format("--report {}: {}", ov_report, e.what()), 1);
 		}
 	}
 	if (*overhead) {
