@@ -47,6 +47,20 @@ def legend_outside(ax):
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
 
 
+def finish_footprint_figure(fig, ax, ylabel, title, caption, outdir, name, written):
+    """Log-log against footprint in GiB, legend outside, caption, saved and closed."""
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("footprint (GiB, log scale)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    legend_outside(ax)
+    note(ax, caption)
+    op.save(fig, outdir, name, written)
+    plt.close(fig)
+
+
 def fork_latency(runs, outdir, written):
     cs = [c for c in op.cells(runs, "fork-latency") if not c["params"].get("thp")]
     if not any(c["status"] == "ok" for c in cs):
@@ -72,16 +86,7 @@ def fork_latency(runs, outdir, written):
         pts = sorted(op.PAPER[key].items())
         ax.plot([b / GIB for b, _ in pts], [v for _, v in pts], style, color="#2ca02c" if key == "odf_ms" else "#8c564b",
                 markersize=10, mew=2, linestyle="none", label=name)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("footprint (GiB, log scale)")
-    ax.set_ylabel("fork latency (ms, log scale; median, 95% CI)")
-    ax.set_title("Fork latency against footprint")
-    ax.grid(True, which="both", alpha=0.3)
-    legend_outside(ax)
-    note(ax, op.unmeasured_note(cs))
-    op.save(fig, outdir, "fork_latency", written)
-    plt.close(fig)
+    finish_footprint_figure(fig, ax, "fork latency (ms, log scale; median, 95% CI)", "Fork latency against footprint", op.unmeasured_note(cs), outdir, "fork_latency", written)
 
     # speedup: fork over each ODF mode, per run
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -107,16 +112,7 @@ def fork_latency(runs, outdir, written):
     ax.plot([p[0] for p in paper], [p[1] for p in paper], "x", color="#2ca02c", markersize=10, mew=2, linestyle="none",
             label="paper: fork/ODF")
     ax.axhline(1, color="#999999", lw=0.8)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("footprint (GiB, log scale)")
-    ax.set_ylabel("speedup: fork latency / ODF latency (x, 95% CI)")
-    ax.set_title("ODF speedup of the fork call")
-    ax.grid(True, which="both", alpha=0.3)
-    legend_outside(ax)
-    note(ax, None if any_line else op.unmeasured_note(cs))
-    op.save(fig, outdir, "speedup", written)
-    plt.close(fig)
+    finish_footprint_figure(fig, ax, "speedup: fork latency / ODF latency (x, 95% CI)", "ODF speedup of the fork call", None if any_line else op.unmeasured_note(cs), outdir, "speedup", written)
 
     # child page tables right after fork
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -129,16 +125,7 @@ def fork_latency(runs, outdir, written):
     pk = op.PAPER["child_pgtables_kb_1g"]
     ax.plot([1, 1], [pk["fork"], pk["odf"]], "x", color="#2ca02c", markersize=10, mew=2, linestyle="none",
             label="patch set: 1 GB fork / ODF")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("footprint (GiB, log scale)")
-    ax.set_ylabel("child page-table memory at fork (KiB, median)")
-    ax.set_title("Page tables the child gets at fork (mm->pgtables_bytes, BPF)")
-    ax.grid(True, which="both", alpha=0.3)
-    legend_outside(ax)
-    note(ax, op.unmeasured_note(cs))
-    op.save(fig, outdir, "child_pgtables", written)
-    plt.close(fig)
+    finish_footprint_figure(fig, ax, "child page-table memory at fork (KiB, median)", "Page tables the child gets at fork (mm->pgtables_bytes, BPF)", op.unmeasured_note(cs), outdir, "child_pgtables", written)
     return None
 
 

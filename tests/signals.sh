@@ -38,24 +38,17 @@ assert len(j["results"]) >= int(sys.argv[2]), len(j["results"])
 ' "$1" "$2"
 }
 
-# 1. SIGINT 2 s into a 1 GB sweep.
+# 1-2. SIGINT, then SIGTERM, 2 s into a 1 GB sweep.
 base=$(progs)
-"$bin" run -w fork-latency -s 64M,1G,1G -m fork -n 200 --warmup 0 --no-progress -o "$tmp/int.json" 2>"$tmp/int.err" &
-pid=$!
-sleep 2
-kill -INT $pid; wait $pid; rc=$?
-if [ $rc -eq 130 ] && leftovers "$tmp/int.json" "$base" && valid_interrupted "$tmp/int.json" 1; then
-	ok "SIGINT 2 s in: exit 130, nothing left, valid interrupted file"
-else bad "SIGINT (rc=$rc)"; tail -3 "$tmp/int.err"; fi
-
-# 2. SIGTERM behaves the same.
-"$bin" run -w fork-latency -s 64M,1G -m fork -n 200 --warmup 0 --no-progress -o "$tmp/term.json" 2>"$tmp/term.err" &
-pid=$!
-sleep 2
-kill -TERM $pid; wait $pid; rc=$?
-if [ $rc -eq 130 ] && leftovers "$tmp/term.json" "$base" && valid_interrupted "$tmp/term.json" 1; then
-	ok "SIGTERM: exit 130, nothing left, valid interrupted file"
-else bad "SIGTERM (rc=$rc)"; tail -3 "$tmp/term.err"; fi
+for sig in INT TERM; do
+	"$bin" run -w fork-latency -s 64M,1G,1G -m fork -n 200 --warmup 0 --no-progress -o "$tmp/$sig.json" 2>"$tmp/$sig.err" &
+	pid=$!
+	sleep 2
+	kill -$sig $pid; wait $pid; rc=$?
+	if [ $rc -eq 130 ] && leftovers "$tmp/$sig.json" "$base" && valid_interrupted "$tmp/$sig.json" 1; then
+		ok "SIG$sig 2 s in: exit 130, nothing left, valid interrupted file"
+	else bad "SIG$sig (rc=$rc)"; tail -3 "$tmp/$sig.err"; fi
+done
 
 # 3. A second Ctrl-C exits at once and still leaves nothing behind.
 "$bin" run -w fork-latency -s 1G -m fork -n 500 --warmup 0 --no-progress -o "$tmp/twice.json" 2>"$tmp/twice.err" &
