@@ -16,16 +16,34 @@
  * on every other kernel 439 is faccessat2. */
 const volatile long tfork_nr = -1;
 
+#define NR_CLONE 56
+#define NR_FORK 57
+#define NR_VFORK 58
+#define NR_CLONE3 435
+#define ODFB_CLONE_THREAD 0x00010000ULL
+
 static __always_inline int is_clone_nr(long id)
 {
-	return id == 56 /* clone */ || id == 57 /* fork */ || id == 58 /* vfork */ ||
-	       id == 435 /* clone3 */ || (tfork_nr >= 0 && id == tfork_nr);
+	return id == NR_CLONE || id == NR_FORK || id == NR_VFORK || id == NR_CLONE3 || (tfork_nr >= 0 && id == tfork_nr);
 }
 
-static __always_inline int start(void)
+/* clone(flags, ...) carries CLONE_THREAD in its first argument; clone3 in
+ * the first word of the struct clone_args its first argument points to.
+ * Thread creation is timed apart, so a fork count counts processes only. */
+static __always_inline int creates_thread(long nr, unsigned long arg0)
+{
+	__u64 flags = 0;
+	if (nr == NR_CLONE)
+		flags = arg0;
+	else if (nr == NR_CLONE3 && bpf_probe_read_user(&flags, sizeof(flags), (void *)arg0))
+		return 0;
+	return (flags & ODFB_CLONE_THREAD) != 0;
+}
+
+static __always_inline int start(long nr, unsigned long arg0)
 {
 	if (current_proc())
-		inflight_start(INFLIGHT_CLONE);
+		inflight_start(creates_thread(nr, arg0) ? INFLIGHT_THREAD : INFLIGHT_CLONE);
 	return 0;
 }
 
@@ -40,32 +58,35 @@ static __always_inline int finish(long ret)
 	ps = current_proc();
 	if (!ps)
 		return 0;
-	d = inflight_end(INFLIGHT_CLONE);
-	if (!d)
-		return 0;
-	ADD(ps->clones, 1);
-	ADD(ps->clone_ns_total, d);
-	ps->clone_ns_last = d;
+	if (inflight_end(INFLIGHT_CLONE, &d)) {
+		ADD(ps->clones, 1);
+		ADD(ps->clone_ns_total, d);
+		ps->clone_ns_last = d;
+	} else if (inflight_end(INFLIGHT_THREAD, &d))
+		ADD(ps->thread_clones, 1);
+	else
+		unmatched(ps);
 	return 0;
 }
 
 /* One enter/exit pair per syscall; the harness attaches the pairs whose
  * events exist (tfork only on the paper kernel). */
-#define SYSCALL_PAIR(name)                                                          \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                 \
-	int enter_##name(struct trace_event_raw_sys_enter *ctx) { return start(); } \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                  \
+#define SYSCALL_PAIR(name, nr)                                                        \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                   \
+	int enter_##name(struct trace_event_raw_sys_enter *ctx)                       \
+	{ return start(nr, ctx->args[0]); }                                           \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                    \
 	int exit_##name(struct trace_event_raw_sys_exit *ctx) { return finish(ctx->ret); }
-SYSCALL_PAIR(clone)
-SYSCALL_PAIR(clone3)
-SYSCALL_PAIR(fork)
-SYSCALL_PAIR(vfork)
-SYSCALL_PAIR(tfork)
+SYSCALL_PAIR(clone, NR_CLONE)
+SYSCALL_PAIR(clone3, NR_CLONE3)
+SYSCALL_PAIR(fork, NR_FORK)
+SYSCALL_PAIR(vfork, NR_VFORK)
+SYSCALL_PAIR(tfork, -1)
 
 SEC("raw_tp/sys_enter")
 int BPF_PROG(enter_raw, struct pt_regs *regs, long id)
 {
-	return is_clone_nr(id) ? start() : 0;
+	return is_clone_nr(id) ? start(id, BPF_CORE_READ(regs, di)) : 0;
 }
 SEC("raw_tp/sys_exit")
 int BPF_PROG(exit_raw, struct pt_regs *regs, long ret)

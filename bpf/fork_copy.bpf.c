@@ -21,7 +21,10 @@ static __always_inline int cpr_exit(__u32 kind)
 	__u64 d;
 	if (!ps)
 		return 0;
-	d = inflight_end(kind);
+	if (!inflight_end(kind, &d)) {
+		unmatched(ps);
+		return 0;
+	}
 	if (kind == INFLIGHT_CPR) {
 		ADD(ps->cpr_calls, 1);
 		ADD(ps->cpr_ns, d);

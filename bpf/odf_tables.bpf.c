@@ -40,9 +40,14 @@ static __always_inline int hcp_enter(unsigned long alloc_reg)
 static __always_inline int hcp_exit(long ret)
 {
 	struct proc_stats *ps = current_proc();
+	__u64 d;
 	if (!ps)
 		return 0;
-	ADD(ps->hcp_ns, inflight_end(INFLIGHT_HCP));
+	if (!inflight_end(INFLIGHT_HCP, &d)) {
+		unmatched(ps);
+		return 0;
+	}
+	ADD(ps->hcp_ns, d);
 	ret = (int)ret;
 	if (ret == 0)
 		ADD(ps->hcp_ret0, 1);
@@ -76,8 +81,10 @@ static __always_inline int fault_enter(void)
 
 static __always_inline int fault_exit(void)
 {
-	if (current_proc())
-		inflight_end(INFLIGHT_FAULT);
+	struct proc_stats *ps = current_proc();
+	__u64 d;
+	if (ps && !inflight_end(INFLIGHT_FAULT, &d))
+		unmatched(ps);
 	return 0;
 }
 

@@ -23,10 +23,12 @@ struct proc_stats {
 	__u64 last_parent_pgtables_bytes;
 	__u64 last_child_mm_flags;
 	__u64 last_parent_mm_flags;
-	/* clone_latency */
+	/* clone_latency: clones counts new processes only; thread creation is
+	 * counted apart (CLONE_THREAD), so "one fork, one clone" holds. */
 	__u64 clones;
 	__u64 clone_ns_total;
 	__u64 clone_ns_last;
+	__u64 thread_clones;
 	/* page_faults */
 	__u64 faults_user;
 	/* fork_copy: copy_page_range (6.0.6, mainline) / copy_page_range_tfork (paper) */
@@ -47,6 +49,10 @@ struct proc_stats {
 	__u64 fallback_other;   /* munmap/exit paths */
 	/* odf_tables (paper 5.6.19) */
 	__u64 tfork_table_copies; /* tfork_one_pte_table */
+	/* Every return probe: a return whose entry was never seen (the process
+	 * was tracked mid-call, or the inflight map was full).  Such a call is
+	 * not counted at all, neither its duration nor the call itself. */
+	__u64 unmatched_returns;
 };
 
 /* Per-thread scratch: entry timestamps for the duration probes. */
@@ -56,6 +62,7 @@ enum inflight_kind {
 	INFLIGHT_CPR_TFORK = 3,
 	INFLIGHT_HCP = 4,
 	INFLIGHT_FAULT = 5,
+	INFLIGHT_THREAD = 6,  /* a clone(CLONE_THREAD) in flight */
 };
 
 struct inflight_key {

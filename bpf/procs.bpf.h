@@ -5,6 +5,7 @@
 #ifndef ODFBENCH_PROCS_BPF_H
 #define ODFBENCH_PROCS_BPF_H
 
+#include <bpf/bpf_core_read.h>
 #include "odfbench.h"
 
 struct {
@@ -21,13 +22,61 @@ struct {
 	__type(value, __u64);
 } inflight SEC(".maps");
 
+/* 0 when the harness runs in the initial pid namespace: a process's key is its
+ * kernel tgid.  Otherwise the harness's pid namespace (nsfs device and inode),
+ * and the key is the tgid as that namespace numbers it -- the getpid() the
+ * harness tracks.  A process in any other namespace gets key 0, never tracked.
+ * The helper needs no BTF, so the tracepoint probes still load on a kernel
+ * without it; only task_key (fork_tree, which needs CO-RE anyway) reads
+ * struct pid. */
+const volatile __u64 pidns_dev = 0;
+const volatile __u64 pidns_ino = 0;
+
+static __always_inline __u32 ns_tgid(struct task_struct *t)
+{
+	struct pid *pid = BPF_CORE_READ(t, group_leader, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+
+	if (bpf_core_read(&up, sizeof(up), &pid->numbers[level]))
+		return 0;
+	if (BPF_CORE_READ(up.ns, ns.inum) != pidns_ino)
+		return 0;
+	return (__u32)up.nr;
+}
+
+static __always_inline __u32 task_key(struct task_struct *t)
+{
+	return pidns_ino ? ns_tgid(t) : BPF_CORE_READ(t, tgid);
+}
+
+/* The UAPI struct bpf_pidns_info, declared here without vmlinux.h's
+ * preserve_access_index: a CO-RE relocation on it would make every object
+ * need kernel BTF, and the tracepoint and kprobe probes need none. */
+struct odfb_pidns_info {
+	__u32 pid;
+	__u32 tgid;
+};
+
+static __always_inline __u32 current_key(void)
+{
+	struct odfb_pidns_info ns = {};
+	if (!pidns_ino)
+		return (__u32)(bpf_get_current_pid_tgid() >> 32);
+	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, (void *)&ns, sizeof(ns)))
+		return 0;
+	return ns.tgid;
+}
+
 /* The filter: a process outside the trial's tree costs one lookup and counts nothing. */
 static __always_inline struct proc_stats *current_proc(void)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	return bpf_map_lookup_elem(&procs, &tgid);
+	__u32 key = current_key();
+	return bpf_map_lookup_elem(&procs, &key);
 }
 
+/* Entry timestamps are per thread and per kind; the kernel's own tid is fine
+ * as their key, since the harness never reads this map. */
 static __always_inline void inflight_start(__u32 kind)
 {
 	struct inflight_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .kind = kind };
@@ -35,17 +84,18 @@ static __always_inline void inflight_start(__u32 kind)
 	bpf_map_update_elem(&inflight, &k, &now, BPF_ANY);
 }
 
-/* Returns the elapsed ns since inflight_start, or 0 when there was no start. */
-static __always_inline __u64 inflight_end(__u32 kind)
+/* Ends a call started by inflight_start: 1 with *elapsed set, or 0 when its
+ * entry was never seen, which every return probe handles the same way:
+ * unmatched(ps), and the call is not counted. */
+static __always_inline int inflight_end(__u32 kind, __u64 *elapsed)
 {
 	struct inflight_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .kind = kind };
 	__u64 *start = bpf_map_lookup_elem(&inflight, &k);
-	__u64 d;
 	if (!start)
 		return 0;
-	d = bpf_ktime_get_ns() - *start;
+	*elapsed = bpf_ktime_get_ns() - *start;
 	bpf_map_delete_elem(&inflight, &k);
-	return d;
+	return 1;
 }
 
 static __always_inline int inflight_active(__u32 kind)
@@ -55,5 +105,10 @@ static __always_inline int inflight_active(__u32 kind)
 }
 
 #define ADD(field, v) __sync_fetch_and_add(&(field), (v))
+
+static __always_inline void unmatched(struct proc_stats *ps)
+{
+	ADD(ps->unmatched_returns, 1);
+}
 
 #endif

@@ -1,4 +1,4 @@
-// The 6.0.6 patch set's switch, as odf-kernel-facts §1 describes it: each
+// The 6.0.6 patch set's switch, as docs/odf-kernels.md §1 describes it: each
 // check starts from a process with ODF off and confirms (pass) or refutes
 // (fail) one documented behaviour.  The paper kernel's switch is tfork.
 #include <sys/prctl.h>

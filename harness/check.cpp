@@ -18,9 +18,9 @@
 #include <nlohmann/json.hpp>
 
 #include "odf_switch.h"
-#include "runner.h"
+#include "supervise.h"
 #include "sysinfo.h"
-#include "vm.h"
+#include "tfork_guard.h"
 
 namespace odfb {
 
@@ -104,10 +104,7 @@ std::string g_crash_note;  // in the check's runner: a child that died by a sign
 
 [[noreturn]] void check_runner(const CheckDef &def, Mode mode, const OdfInfo &odf, int out_fd)
 {
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);  // a child that is gone reads as EOF/EPIPE, not a kill
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	nlohmann::json r;
 	try {
 		TrialEnv env;
@@ -152,21 +149,8 @@ nlohmann::json run_one(const CheckDef &def, Mode mode, const OdfInfo &odf, int t
 {
 	KernelLog klog;
 	long taint_before = kernel_taint();
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) != 0)
-		throw std::runtime_error(fmt::format("pipe: {}", strerror(errno)));
 	uint64_t t0 = now_ns();
-	pid_t pid = fork();
-	if (pid < 0)
-		throw std::runtime_error(fmt::format("fork: {}", strerror(errno)));
-	if (pid == 0) {
-		setpgid(0, 0);
-		close(pfd[0]);
-		check_runner(def, mode, odf, pfd[1]);
-	}
-	setpgid(pid, pid);
-	set_signal_victim(pid);
-	close(pfd[1]);
+	SupervisedGroup group([&](int out_fd) { check_runner(def, mode, odf, out_fd); });
 	std::string out;
 	bool hung = false;
 	for (;;) {
@@ -176,28 +160,14 @@ nlohmann::json run_one(const CheckDef &def, Mode mode, const OdfInfo &odf, int t
 			hung = true;
 			break;
 		}
-		pollfd p = {pfd[0], POLLIN, 0};
-		int pr = poll(&p, 1, 200);
-		if (pr <= 0)
-			continue;
-		char buf[4096];
-		ssize_t n = read(pfd[0], buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+		if (group.poll_output(out, 200) == SupervisedGroup::Output::Closed)
 			break;
-		out.append(buf, static_cast<size_t>(n));
 	}
-	close(pfd[0]);
-	// The runner's whole group goes: children stuck in a hung check included.
-	kill(-pid, SIGKILL);
-	int status = 0;
+	// The check's whole group goes, children stuck in a hung check included.
 	// A process stuck in the kernel (after an oops, say) ignores SIGKILL:
 	// wait 10 s at most, then call the kernel wedged.
-	bool reaped = reap_within(pid, status, 10000);
-	while (waitpid(-1, nullptr, WNOHANG) > 0) {
-	}
-	set_signal_victim(0);
+	bool reaped = group.stop(0, 10000);
+	int status = group.status();
 
 	nlohmann::json r;
 	if (!reaped) {
@@ -356,7 +326,7 @@ nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
 			      {"tool", {{"name", "odfbench"}, {"version", ODFBENCH_VERSION}, {"git", ODFBENCH_GIT}}},
 			      {"started", utc_timestamp()},
 			      {"kernel", {{"release", kernel_release()}, {"btf", kernel_btf_present()}}},
-			      {"odf", odf.to_json()},
+			      {"odf", odf_json(odf)},
 			      {"host", host_json()},
 			      {"environment", {{"vm", vm_environment()}}},
 			      {"modes", nlohmann::json::array()},

@@ -12,7 +12,8 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "odf_detect.h"
-#include "workload.h"
+#include "mode.h"
+#include "trial_env.h"
 
 namespace odfb {
 

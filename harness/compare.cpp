@@ -1,44 +1,61 @@
 #include "compare.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "stats.h"
-#include "workload.h"
+#include "workload_metric.h"
 
 namespace odfb {
 
 namespace {
 
 struct Cell {
-	std::string workload, params, size, mode, status, reason, metric;
+	std::string workload, params, size, mode, status, reason, metric, unit;
 	bool higher_is_better = false;
 	std::vector<double> samples;
 };
 
-bool higher_is_better(const std::string &metric, const nlohmann::json &params)
+// Results files written before cells carried their metric descriptors: the
+// headline metrics those builds had, with their meaning.  Nothing newer is
+// added here; a cell with descriptors never reads this.
+const std::map<std::string, Metric> &legacy_headlines()
 {
-	if (metric == "metric")  // external: the spec says which way is better
-		return params.value("metric", nlohmann::json::object()).value("higher_is_better", false);
-	return metric.ends_with("_per_s");
+	static const std::map<std::string, Metric> m = {
+		{"fork-latency", Metric::ns("fork_ns")},      {"thp", Metric::ns("fork_ns")},
+		{"vma-sweep", Metric::ns("fork_ns")},         {"concurrent-fork", Metric::ns("fork_ns")},
+		{"post-fork-access", Metric::ns("total_ns")}, {"fork-rate", Metric::rate("forks_per_s")},
+		{"fuzz", Metric::rate("execs_per_s")},        {"redis-snapshot", Metric::us("latest_fork_usec")},
+	};
+	return m;
 }
 
-// The workload's headline metric: the first of its metrics the trials carry.
-std::string headline(const nlohmann::json &r)
+// The cell's headline: the first described metric its trials carry.
+std::optional<Metric> headline(const nlohmann::json &r)
 {
-	auto wl = make_workload(r["workload"].get<std::string>());
-	if (!wl)
-		return "";
-	for (const auto &m : wl->metrics())
+	std::vector<Metric> described;
+	if (r.contains("metrics") && r["metrics"].is_array()) {
+		for (const auto &m : r["metrics"])
+			described.push_back({m.value("name", ""), m.value("unit", ""), m.value("better", "lower") == "higher"});
+	} else if (auto it = legacy_headlines().find(r["workload"].get<std::string>()); it != legacy_headlines().end()) {
+		described.push_back(it->second);
+	} else if (r["workload"] == "external") {
+		auto spec = r["params"].value("metric", nlohmann::json::object());
+		described.push_back({"metric", spec.value("name", ""), spec.value("higher_is_better", false)});
+	}
+	for (const auto &m : described)
 		for (const auto &t : r["trials"])
-			if (t.contains(m) && t[m].is_number())
+			if (t.contains(m.name) && t[m.name].is_number())
 				return m;
-	return "";
+	return std::nullopt;
 }
 
 std::vector<Cell> cells_of(const nlohmann::json &doc)
@@ -54,9 +71,10 @@ std::vector<Cell> cells_of(const nlohmann::json &doc)
 		c.mode = r["mode"];
 		c.status = r["status"];
 		c.reason = r.value("reason", "");
-		if (c.status == "ok") {
-			c.metric = headline(r);
-			c.higher_is_better = higher_is_better(c.metric, p);
+		if (auto h = c.status == "ok" ? headline(r) : std::nullopt) {
+			c.metric = h->name;
+			c.unit = h->unit;
+			c.higher_is_better = h->higher_is_better;
 			for (const auto &t : r["trials"])
 				if (t.contains(c.metric) && t[c.metric].is_number())
 					c.samples.push_back(t[c.metric].get<double>());
@@ -68,19 +86,19 @@ std::vector<Cell> cells_of(const nlohmann::json &doc)
 
 nlohmann::json side(const Cell &c)
 {
-	auto s = summarize(c.samples);
-	return {{"median", s.median}, {"ci95", {s.ci95[0], s.ci95[1]}}, {"n", s.n}};
+	auto s = to_json(summarize(c.samples));
+	nlohmann::json j = {{"median", s["median"]}, {"ci95", s["ci95"]}, {"n", s["n"]}};
+	if (s.contains("ci95_reason"))
+		j["ci95_reason"] = s["ci95_reason"];
+	return j;
 }
 
-nlohmann::json speedup_json(const Speedup &s)
+// A value in its row's unit ("us" and "ns" scaled to the nearest unit).
+std::string human(double v, const nlohmann::json &row)
 {
-	return {{"value", s.value}, {"ci95", {s.lo, s.hi}}, {"significant", s.significant}};
-}
-
-std::string human(double v, const std::string &metric)
-{
-	if (metric.ends_with("_ns") || metric == "latest_fork_usec") {
-		double ns = metric == "latest_fork_usec" ? v * 1000 : v;
+	std::string unit = row.value("unit", "");
+	if (unit == "ns" || unit == "us") {
+		double ns = unit == "us" ? v * 1000 : v;
 		if (ns >= 1e9)
 			return fmt::format("{:.3g} s", ns / 1e9);
 		if (ns >= 1e6)
@@ -120,12 +138,74 @@ nlohmann::json load_results(const std::string &path)
 	return doc;
 }
 
+nlohmann::json run_environment(const nlohmann::json &doc)
+{
+	nlohmann::json run = doc.value("run", nlohmann::json::object());
+	nlohmann::json host = run.value("host", nlohmann::json::object());
+	nlohmann::json vm = nullptr;
+	if (run.contains("environment") && run["environment"].is_object())
+		vm = run["environment"].value("vm", nlohmann::json(nullptr));
+	nlohmann::json env = {{"accelerator", "host"}};
+	if (vm.is_object())
+		env["accelerator"] = vm.contains("accelerator") && vm["accelerator"].is_string() ? vm["accelerator"].get<std::string>() : "?";
+	else if (!vm.is_null())
+		env["accelerator"] = "?";
+	auto copy = [&](const char *key, const nlohmann::json &from, const char *as) {
+		env[as] = from.is_object() && from.contains(key) ? from[key] : nlohmann::json(nullptr);
+	};
+	copy("cpu_model", host, "cpu_model");
+	copy("cpus_online", host, "cpus_online");
+	copy("mem_total_bytes", host, "mem_total_bytes");
+	// The physical machine: the VM's host when the run was in a guest.
+	if (vm.is_object() && vm.contains("host") && vm["host"].is_object())
+		copy("cpu_model", vm["host"], "machine_cpu_model");
+	else
+		env["machine_cpu_model"] = env["cpu_model"];
+	return env;
+}
+
+std::vector<std::string> environment_differences(const nlohmann::json &base, const nlohmann::json &other)
+{
+	std::vector<std::string> d;
+	auto str = [](const nlohmann::json &j) { return j.is_string() ? j.get<std::string>() : j.dump(); };
+	auto where = [](const nlohmann::json &acc) {
+		std::string a = acc.is_string() ? acc.get<std::string>() : "?";
+		return a == "host" ? std::string("host (no VM)") : a == "?" ? std::string("VM, accelerator unknown") : "QEMU " + a;
+	};
+	if (base["accelerator"] != other["accelerator"])
+		d.push_back(fmt::format("accelerator: {} vs {}", where(base["accelerator"]), where(other["accelerator"])));
+	const auto &c0 = base["cpus_online"], &c1 = other["cpus_online"];
+	if (!c0.is_null() && !c1.is_null() && c0 != c1)
+		d.push_back(fmt::format("CPUs: {} vs {}", str(c0), str(c1)));
+	const auto &m0 = base["cpu_model"], &m1 = other["cpu_model"];
+	if (!m0.is_null() && !m1.is_null() && m0 != m1)
+		d.push_back(fmt::format("CPU model: {} vs {}", str(m0), str(m1)));
+	const auto &p0 = base["machine_cpu_model"], &p1 = other["machine_cpu_model"];
+	if (!p0.is_null() && !p1.is_null() && p0 != p1 && !(p0 == m0 && p1 == m1))
+		d.push_back(fmt::format("machine: {} vs {}", str(p0), str(p1)));
+	// MemTotal moves by a few MB between kernels on the same machine.
+	const auto &b0 = base["mem_total_bytes"], &b1 = other["mem_total_bytes"];
+	if (b0.is_number() && b1.is_number()) {
+		double x = b0.get<double>(), y = b1.get<double>();
+		if (std::fabs(x - y) > kMemoryTolerance * std::max(x, y))
+			d.push_back(fmt::format("memory: {:.1f} GiB vs {:.1f} GiB", x / (1 << 30), y / (1 << 30)));
+	}
+	return d;
+}
+
 nlohmann::json compare_runs(const std::vector<std::string> &paths, const std::vector<nlohmann::json> &docs)
 {
 	nlohmann::json out = {{"runs", nlohmann::json::array()}, {"within", nlohmann::json::array()}, {"across", nlohmann::json::array()}};
 	std::vector<std::vector<Cell>> all;
+	std::vector<std::vector<std::string>> differs(docs.size());
 	for (size_t i = 0; i < docs.size(); ++i) {
-		out["runs"].push_back({{"path", paths[i]}, {"label", label_of(paths[i], docs[i])}, {"status", docs[i]["run"].value("status", "?")}});
+		nlohmann::json r = {{"path", paths[i]}, {"label", label_of(paths[i], docs[i])}, {"status", docs[i]["run"].value("status", "?")},
+				    {"environment", run_environment(docs[i])}};
+		if (i > 0) {
+			differs[i] = environment_differences(out["runs"][0]["environment"], r["environment"]);
+			r["environment_differs"] = differs[i];
+		}
+		out["runs"].push_back(r);
 		all.push_back(cells_of(docs[i]));
 	}
 	// fork against each ODF mode, inside each run
@@ -137,14 +217,17 @@ nlohmann::json compare_runs(const std::vector<std::string> &paths, const std::ve
 				if (o.mode == "fork" || o.workload != f.workload || o.params != f.params || o.size != f.size)
 					continue;
 				nlohmann::json row = {{"run", i},      {"workload", f.workload}, {"params", f.params}, {"size", f.size},
-						      {"mode", o.mode}, {"metric", f.metric},     {"higher_is_better", f.higher_is_better}};
+						      {"mode", o.mode}, {"metric", f.metric},     {"unit", f.unit}, {"higher_is_better", f.higher_is_better}};
 				if (f.status == "ok")
 					row["fork"] = side(f);  // shown even when the ODF side was not measured
 				if (f.status != "ok" || o.status != "ok") {
 					row["unavailable"] = f.status != "ok" ? "fork: " + f.reason : o.mode + ": " + o.reason;
+				} else if (f.metric != o.metric) {
+					row["unavailable"] = fmt::format("different headline metrics (fork: {}, {}: {})", f.metric.empty() ? "none" : f.metric,
+									 o.mode, o.metric.empty() ? "none" : o.metric);
 				} else {
 					row["odf"] = side(o);
-					row["speedup"] = speedup_json(speedup(f.samples, o.samples, f.higher_is_better));
+					row["speedup"] = to_json(speedup(f.samples, o.samples, f.higher_is_better));
 				}
 				out["within"].push_back(row);
 			}
@@ -156,14 +239,19 @@ nlohmann::json compare_runs(const std::vector<std::string> &paths, const std::ve
 				if (a.workload != b.workload || a.params != b.params || a.size != b.size || a.mode != b.mode)
 					continue;
 				nlohmann::json row = {{"run", i}, {"workload", a.workload}, {"params", a.params}, {"size", a.size},
-						      {"mode", a.mode}, {"metric", a.metric}, {"higher_is_better", a.higher_is_better}};
+						      {"mode", a.mode}, {"metric", a.metric}, {"unit", a.unit}, {"higher_is_better", a.higher_is_better}};
 				if (a.status != "ok" || b.status != "ok" || a.metric != b.metric) {
 					row["unavailable"] = a.status != "ok" ? "first run: " + a.status : b.status != "ok" ? "this run: " + b.status
 															 : "different headline metrics";
 				} else {
 					row["base"] = side(a);
 					row["this"] = side(b);
-					row["speedup"] = speedup_json(speedup(a.samples, b.samples, a.higher_is_better));
+					row["speedup"] = to_json(speedup(a.samples, b.samples, a.higher_is_better));
+					if (!differs[i].empty()) {
+						// Not a kernel effect: the runs were on different (virtual) machines.
+						row["environment_differs"] = differs[i];
+						row["speedup"]["significant"] = false;
+					}
 				}
 				out["across"].push_back(row);
 			}
@@ -172,13 +260,33 @@ nlohmann::json compare_runs(const std::vector<std::string> &paths, const std::ve
 
 namespace {
 
+std::string join(const nlohmann::json &list, const char *sep)
+{
+	std::string s;
+	for (const auto &x : list)
+		s += (s.empty() ? "" : sep) + x.get<std::string>();
+	return s;
+}
+
 std::string speedup_cell(const nlohmann::json &row)
 {
 	if (row.contains("unavailable"))
 		return "-";
 	const auto &s = row["speedup"];
-	return fmt::format("{:.2f}x [{:.2f}, {:.2f}]{}", s["value"].get<double>(), s["ci95"][0].get<double>(), s["ci95"][1].get<double>(),
-			   s["significant"].get<bool>() ? " *" : "");
+	std::string cell;
+	if (s["value"].is_null()) {
+		cell = fmt::format("undefined ({})", s.value("value_reason", "?"));  // never a number
+	} else if (s["ci95"].is_null()) {
+		cell = fmt::format("{:.2f}x [no 95% CI]", s["value"].get<double>());  // why: ci95_reason in the JSON
+	} else {
+		const auto &ci = s["ci95"];
+		cell = fmt::format("{:.2f}x [{:.2f}, {}]{}", s["value"].get<double>(), ci[0].get<double>(),
+				   ci[1].is_null() ? std::string("inf") : fmt::format("{:.2f}", ci[1].get<double>()),
+				   s["significant"].get<bool>() ? " *" : "");
+	}
+	if (row.contains("environment_differs"))
+		cell += fmt::format(" (not a kernel comparison: runs differ in {})", join(row["environment_differs"], "; "));
+	return cell;
 }
 
 std::string what(const nlohmann::json &row)
@@ -192,23 +300,30 @@ std::string what(const nlohmann::json &row)
 std::string compare_markdown(const nlohmann::json &c)
 {
 	std::string s = "# odfbench compare\n\n";
-	for (size_t i = 0; i < c["runs"].size(); ++i)
-		s += fmt::format("- run {}: {} ({}){}\n", i, c["runs"][i]["label"].get<std::string>(), c["runs"][i]["path"].get<std::string>(),
-				 c["runs"][i]["status"] == "complete" ? "" : fmt::format(", status {}", c["runs"][i]["status"].get<std::string>()));
+	for (size_t i = 0; i < c["runs"].size(); ++i) {
+		const auto &run = c["runs"][i];
+		s += fmt::format("- run {}: {} ({}){}{}\n", i, run["label"].get<std::string>(), run["path"].get<std::string>(),
+				 run["status"] == "complete" ? "" : fmt::format(", status {}", run["status"].get<std::string>()),
+				 run.contains("environment_differs") && !run["environment_differs"].empty()
+					 ? fmt::format("; **environment differs from run 0**: {}", join(run["environment_differs"], "; "))
+					 : "");
+	}
 	s += "\nSpeedup: how many times better ODF is than fork (fork/ODF for times, ODF/fork for rates); "
-	     "95% CI from distribution-free median intervals; * = the interval excludes 1.\n\n";
+	     "95% CI from distribution-free median intervals (\"no 95% CI\" when a side has fewer than 7 samples); "
+	     "* = the interval excludes 1. Across runs that differ in accelerator, CPUs, machine or memory, "
+	     "the ratio is not a kernel comparison and is never marked.\n\n";
 	s += "## fork vs ODF\n\n| run | workload | size | metric | mode | fork median | ODF median | speedup [95% CI] |\n|---|---|---|---|---|---|---|---|\n";
 	for (const auto &r : c["within"]) {
 		if (r.contains("unavailable")) {
 			s += fmt::format("| {} | {} | {} | {} | {} | {} | | not measured: {} |\n", r["run"].get<int>(), what(r), r["size"].get<std::string>(),
 					 r["metric"].get<std::string>(), r["mode"].get<std::string>(),
-					 r.contains("fork") ? human(r["fork"]["median"].get<double>(), r["metric"]) : "",
+					 r.contains("fork") ? human(r["fork"]["median"].get<double>(), r) : "",
 					 r["unavailable"].get<std::string>());
 			continue;
 		}
 		std::string m = r["metric"];
 		s += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", r["run"].get<int>(), what(r), r["size"].get<std::string>(), m,
-				 r["mode"].get<std::string>(), human(r["fork"]["median"].get<double>(), m), human(r["odf"]["median"].get<double>(), m),
+				 r["mode"].get<std::string>(), human(r["fork"]["median"].get<double>(), r), human(r["odf"]["median"].get<double>(), r),
 				 speedup_cell(r));
 	}
 	if (!c["across"].empty()) {
@@ -221,8 +336,8 @@ std::string compare_markdown(const nlohmann::json &c)
 				continue;
 			}
 			s += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", r["run"].get<int>(), what(r), r["size"].get<std::string>(),
-					 r["mode"].get<std::string>(), m, human(r["base"]["median"].get<double>(), m),
-					 human(r["this"]["median"].get<double>(), m), speedup_cell(r));
+					 r["mode"].get<std::string>(), m, human(r["base"]["median"].get<double>(), r),
+					 human(r["this"]["median"].get<double>(), r), speedup_cell(r));
 		}
 	}
 	return s;
@@ -231,21 +346,26 @@ std::string compare_markdown(const nlohmann::json &c)
 std::string compare_text(const nlohmann::json &c)
 {
 	std::string s;
-	for (size_t i = 0; i < c["runs"].size(); ++i)
-		s += fmt::format("run {}: {}\n", i, c["runs"][i]["label"].get<std::string>());
+	for (size_t i = 0; i < c["runs"].size(); ++i) {
+		const auto &run = c["runs"][i];
+		s += fmt::format("run {}: {}\n", i, run["label"].get<std::string>());
+		if (run.contains("environment_differs") && !run["environment_differs"].empty())
+			s += fmt::format("  environment differs from run 0 ({}): across-run ratios are not kernel comparisons\n",
+					 join(run["environment_differs"], "; "));
+	}
 	s += fmt::format("\n{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n", "run", "workload", "size", "mode", "fork", "ODF", "speedup [95% CI]");
 	for (const auto &r : c["within"]) {
 		std::string m = r["metric"];
 		if (r.contains("unavailable")) {
 			s += fmt::format("{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  not measured: {}\n", r["run"].get<int>(), r["workload"].get<std::string>(),
 					 r["size"].get<std::string>(), r["mode"].get<std::string>(),
-					 r.contains("fork") ? human(r["fork"]["median"].get<double>(), m) : "", "",
+					 r.contains("fork") ? human(r["fork"]["median"].get<double>(), r) : "", "",
 					 r["unavailable"].get<std::string>().substr(0, 60));
 			continue;
 		}
 		s += fmt::format("{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n", r["run"].get<int>(), r["workload"].get<std::string>(),
-				 r["size"].get<std::string>(), r["mode"].get<std::string>(), human(r["fork"]["median"].get<double>(), m),
-				 human(r["odf"]["median"].get<double>(), m), speedup_cell(r));
+				 r["size"].get<std::string>(), r["mode"].get<std::string>(), human(r["fork"]["median"].get<double>(), r),
+				 human(r["odf"]["median"].get<double>(), r), speedup_cell(r));
 	}
 	if (!c["across"].empty()) {
 		s += fmt::format("\nacross runs, against run 0:\n{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n", "run", "workload", "size", "mode",
@@ -255,8 +375,8 @@ std::string compare_text(const nlohmann::json &c)
 				continue;
 			std::string m = r["metric"];
 			s += fmt::format("{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n", r["run"].get<int>(), r["workload"].get<std::string>(),
-					 r["size"].get<std::string>(), r["mode"].get<std::string>(), human(r["base"]["median"].get<double>(), m),
-					 human(r["this"]["median"].get<double>(), m), speedup_cell(r));
+					 r["size"].get<std::string>(), r["mode"].get<std::string>(), human(r["base"]["median"].get<double>(), r),
+					 human(r["this"]["median"].get<double>(), r), speedup_cell(r));
 		}
 	}
 	return s;

@@ -69,15 +69,29 @@ void MissingMetrics::need(const char *probe, std::initializer_list<const char *>
 		missing_[m] = fmt::format("probe {} not attached: {}", probe, it == env_.probe_reason.end() ? "unknown" : it->second);
 }
 
-void record_fork_evidence(nlohmann::json &t, const TrialEnv &env, const proc_stats &ps, pid_t child, uint64_t region_bytes)
+std::optional<proc_stats> read_record(nlohmann::json &t, const TrialEnv &env, pid_t pid, const char *role, Record how)
 {
-	if (!env.probe("sched_process_fork") || ps.forks != 1 || ps.last_child_tgid != static_cast<__u32>(child)) {
+	auto r = env.procs.read(pid);
+	if (!r && (how == Record::Tracked || env.probe("sched_process_fork"))) {
+		if (!t.contains("untracked"))
+			t["untracked"] = nlohmann::json::array();
+		t["untracked"].push_back(fmt::format("{} {}", role, pid));
+	}
+	if (r && r->unmatched_returns)
+		t[fmt::format("{}_unmatched_returns", role)] = r->unmatched_returns;
+	return r;
+}
+
+void record_fork_evidence(nlohmann::json &t, const TrialEnv &env, const proc_stats *ps, pid_t child, uint64_t region_bytes)
+{
+	if (!ps || !env.probe("sched_process_fork") || ps->forks != 1 || ps->last_child_tgid != static_cast<__u32>(child)) {
 		t["odf_verified"] = false;
 		return;
 	}
-	auto ev = fork_evidence(*env.odf, ps, region_bytes);
-	t["child_pgtables_bytes"] = ps.last_child_pgtables_bytes;
-	t["parent_pgtables_bytes"] = ps.last_parent_pgtables_bytes;
+	auto ev = fork_evidence(*env.odf, *ps, region_bytes);
+	t["child_pgtables_bytes"] = ps->last_child_pgtables_bytes;
+	t["parent_pgtables_bytes"] = ps->last_parent_pgtables_bytes;
+	t["child_mm_flags"] = ps->last_child_mm_flags;
 	t["tables_shared_est"] = ev.tables_shared_est;
 	t["sharing_observed"] = ev.sharing_observed;
 	if (ev.flag_known)
@@ -92,28 +106,32 @@ void record_fork_evidence(nlohmann::json &t, const TrialEnv &env, const proc_sta
 	t["odf_verified"] = env.mode != Mode::Fork && ev.flag_known && ev.flag_in_child && (ev.sharing_observed || !ev.judgeable);
 }
 
-void record_copy_counters(nlohmann::json &t, const TrialEnv &env, const proc_stats &ps, const proc_stats &cs)
+void record_copy_counters(nlohmann::json &t, const TrialEnv &env, const proc_stats *ps, const proc_stats *cs)
 {
+	if (!ps)
+		return;
 	if (env.probe("copy_page_range")) {
-		t["copy_page_range_calls"] = ps.cpr_calls;
-		t["copy_page_range_ns"] = ps.cpr_ns;
+		t["copy_page_range_calls"] = ps->cpr_calls;
+		t["copy_page_range_ns"] = ps->cpr_ns;
 	}
 	if (env.probe("copy_page_range_tfork")) {
-		t["copy_page_range_tfork_calls"] = ps.cpr_tfork_calls;
-		t["copy_page_range_tfork_ns"] = ps.cpr_tfork_ns;
+		t["copy_page_range_tfork_calls"] = ps->cpr_tfork_calls;
+		t["copy_page_range_tfork_ns"] = ps->cpr_tfork_ns;
 	}
-	if (env.probe("copy_pte_range")) {
-		t["cpte_fork"] = ps.cpte_fork;
-		t["cpte_fault"] = ps.cpte_fault + cs.cpte_fault;
-	}
+	if (env.probe("copy_pte_range"))
+		t["cpte_fork"] = ps->cpte_fork;
+	if (!cs)
+		return;
+	if (env.probe("copy_pte_range"))
+		t["cpte_fault"] = ps->cpte_fault + cs->cpte_fault;
 	if (env.probe("handle_cow_pte")) {
-		t["handle_cow_pte_calls"] = ps.hcp_calls + cs.hcp_calls;
-		t["handle_cow_pte_reused"] = ps.hcp_ret1 + cs.hcp_ret1;
+		t["handle_cow_pte_calls"] = ps->hcp_calls + cs->hcp_calls;
+		t["handle_cow_pte_reused"] = ps->hcp_ret1 + cs->hcp_ret1;
 	}
 	if (env.probe("cow_pte_fallback"))
-		t["cow_pte_fallback_fault"] = ps.fallback_fault + cs.fallback_fault;
+		t["cow_pte_fallback_fault"] = ps->fallback_fault + cs->fallback_fault;
 	if (env.probe("tfork_one_pte_table"))
-		t["tfork_table_copies"] = ps.tfork_table_copies + cs.tfork_table_copies;
+		t["tfork_table_copies"] = ps->tfork_table_copies + cs->tfork_table_copies;
 }
 
 }  // namespace odfb

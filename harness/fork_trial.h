@@ -3,12 +3,13 @@
 #pragma once
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 
 #include <sys/types.h>
 #include <nlohmann/json.hpp>
 
-#include "workload.h"
+#include "trial_env.h"
 
 extern "C" {
 #include <linux/types.h>
@@ -18,7 +19,7 @@ extern "C" {
 namespace odfb {
 
 // Private anonymous memory, prefaulted by touching every page (never
-// MAP_POPULATE or mlock: GUP marks ODF tables exclusive, facts §4), with the
+// MAP_POPULATE or mlock: GUP marks ODF tables exclusive, docs/odf-kernels.md §4), with the
 // touch spread over every online CPU.
 class Region {
 public:
@@ -58,12 +59,22 @@ private:
 	nlohmann::json missing_ = nlohmann::json::object();
 };
 
+// A process's probe record.  A missing record is never read as zeros: the
+// caller emits no metric from it, and when the record should exist (the
+// process was tracked, or sched_process_fork is live to add a child), the
+// trial's "untracked" list names it and the runner warns about the cell.
+enum class Record { Tracked, Child };
+std::optional<proc_stats> read_record(nlohmann::json &t, const TrialEnv &env, pid_t pid, const char *role,
+				      Record how = Record::Tracked);
+
 // From the parent's counters after one fork of `child`: page-table bytes of
 // both, tables shared, the ODF flag, and odf_verified (true only when ODF was
 // requested and both the flag and the page tables prove it).
-void record_fork_evidence(nlohmann::json &t, const TrialEnv &env, const proc_stats &parent, pid_t child, uint64_t region_bytes);
+// No record (nullptr): not verified.
+void record_fork_evidence(nlohmann::json &t, const TrialEnv &env, const proc_stats *parent, pid_t child, uint64_t region_bytes);
 
-// copy_page_range and the ODF table counters of a parent/child pair.
-void record_copy_counters(nlohmann::json &t, const TrialEnv &env, const proc_stats &parent, const proc_stats &child);
+// copy_page_range and the ODF table counters of a parent/child pair; a
+// metric that needs a missing record (nullptr) is left out.
+void record_copy_counters(nlohmann::json &t, const TrialEnv &env, const proc_stats *parent, const proc_stats *child);
 
 }  // namespace odfb

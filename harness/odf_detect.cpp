@@ -7,7 +7,7 @@
 
 #include <bpf/btf.h>
 #include "kallsyms.h"
-#include "tfork_guard.h"
+#include "odf_abi.h"
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -49,8 +49,8 @@ const char *variant_name(OdfVariant v)
 int OdfInfo::active_flag_bit() const
 {
 	switch (variant) {
-	case OdfVariant::Patchset60: return 30;  // MMF_COW_PTE
-	case OdfVariant::Paper56: return 27;
+	case OdfVariant::Patchset60: return abi::kMmfCowPte;
+	case OdfVariant::Paper56: return abi::kMmfTfork;
 	default: return -1;
 	}
 }
@@ -60,8 +60,7 @@ nlohmann::json OdfInfo::to_json() const
 	return {{"variant", variant_name(variant)},
 		{"use_odf_present", use_odf_present},
 		{"functions", functions},
-		{"evidence", evidence},
-		{"tfork_guard", tfork_guard_json()}};
+		{"evidence", evidence}};
 }
 
 OdfInfo detect_odf(const DetectPaths &p)

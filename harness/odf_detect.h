@@ -1,4 +1,4 @@
-// Which ODF kernel variant is running, identified positively (facts §2):
+// Which ODF kernel variant is running, identified positively (docs/odf-kernels.md §2):
 // /proc/self/use_odf must exist AND an ODF-only kernel function must exist.
 // Never probes prctl(65) or syscall 439: on mainline those are PR_SET_MDWE and
 // faccessat2, and a 0 from them proves nothing.

@@ -1,4 +1,5 @@
 #include "odf_switch.h"
+#include "odf_abi.h"
 
 #include <cerrno>
 #include <cstring>
@@ -43,7 +44,7 @@ nlohmann::json enable_in_process(TrialEnv &env)
 	j["use_odf_before"] = read_use_odf(getpid());
 	switch (env.odf->variant) {
 	case OdfVariant::Patchset60: {
-		int rc = prctl(65, 0, 0, 0, 0);
+		int rc = prctl(abi::kPrSetCowPte, 0, 0, 0, 0);
 		if (rc != 0 && errno != EINVAL)
 			throw std::runtime_error(fmt::format("prctl(65) failed: {}", std::strerror(errno)));
 		// EINVAL once MMF_COW_PTE is set means "already on", not an error.
@@ -54,7 +55,7 @@ nlohmann::json enable_in_process(TrialEnv &env)
 	}
 	case OdfVariant::Paper56:
 		j["mechanism"] = "syscall(439) tfork per trial";
-		env.fork_fn = [] { return static_cast<pid_t>(syscall(439, 0, 0, 0, 0, 0)); };
+		env.fork_fn = [] { return static_cast<pid_t>(syscall(abi::kSysTfork, 0, 0, 0, 0, 0)); };
 		break;
 	default:
 		throw std::logic_error("enable_in_process on a kernel without ODF");
@@ -110,9 +111,9 @@ Launched launch_program(const std::vector<std::string> &argv, bool odf, const Od
 			exec_it();
 		pid_t g;
 		if (info.variant == OdfVariant::Paper56) {
-			g = static_cast<pid_t>(syscall(439, 0, 0, 0, 0, 0));
+			g = static_cast<pid_t>(syscall(abi::kSysTfork, 0, 0, 0, 0, 0));
 		} else {
-			if (prctl(65, 0, 0, 0, 0) != 0 && errno != EINVAL)
+			if (prctl(abi::kPrSetCowPte, 0, 0, 0, 0) != 0 && errno != EINVAL)
 				_exit(126);
 			g = fork();  // READY becomes ON here, for both
 		}
@@ -148,13 +149,13 @@ ForkEvidence fork_evidence(const OdfInfo &odf, const proc_stats &p, uint64_t reg
 	e.flag_known = bit >= 0;
 	e.flag_in_child = e.flag_known && ((p.last_child_mm_flags >> bit) & 1);
 	e.tables_shared_est = (static_cast<int64_t>(p.last_parent_pgtables_bytes) -
-			       static_cast<int64_t>(p.last_child_pgtables_bytes)) / 4096;
+			       static_cast<int64_t>(p.last_child_pgtables_bytes)) / static_cast<int64_t>(abi::kPteTableBytes);
 	// A classic fork gives the child its own copy of every region table (the
 	// parent keeps about one table more than the child, whatever the size); a
 	// child missing at least half of the region's tables did not get them
 	// copied.  Judged only for regions of 4+ whole tables, where that margin
 	// cannot come from anything else.
-	int64_t region_tables = static_cast<int64_t>(region_bytes / (2ULL << 20));
+	int64_t region_tables = static_cast<int64_t>(region_bytes / abi::kPteTableSpan);
 	e.judgeable = region_tables >= 4;
 	e.sharing_observed = e.judgeable && e.tables_shared_est >= region_tables / 2;
 	return e;

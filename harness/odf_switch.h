@@ -7,10 +7,10 @@
 #include <vector>
 
 #include <sys/types.h>
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "odf_detect.h"
-#include "workload.h"
+#include "trial_env.h"
 
 extern "C" {
 #include <linux/types.h>
@@ -35,7 +35,7 @@ nlohmann::json enable_in_process(TrialEnv &env);
 nlohmann::json enable_procfs(pid_t runner);
 
 // Starts an unmodified program.  With `odf`, ODF is on from its first
-// instruction (facts §1): on 6.0.6 an intermediate process sets READY and
+// instruction (docs/odf-kernels.md §1): on 6.0.6 an intermediate process sets READY and
 // forks (now ON, inherited across exec) and the grandchild execs; on the
 // paper kernel the intermediate tforks.  `in_child` runs just before exec
 // (redirections).  Returns the program's pid; `via` is the intermediate's,

@@ -16,9 +16,8 @@
 
 #include "dispatch_floor.skel.h"
 #include "fork_trial.h"
-#include "runner.h"
+#include "supervise.h"
 #include "sizes.h"
-#include "spec.h"
 #include "stats.h"
 #include "sysinfo.h"
 
@@ -35,16 +34,21 @@ nlohmann::json paired(const std::vector<double> &with, const std::vector<double>
 	for (size_t i = 0; i < std::min(with.size(), without.size()); ++i)
 		d.push_back(as_ratio ? with[i] / without[i] : with[i] - without[i]);
 	if (d.empty())
-		return {{"value", nullptr}, {"ci95", {nullptr, nullptr}}, {"pairs", 0}};
+		return {{"value", nullptr}, {"ci95", nullptr}, {"ci95_reason", "no pairs"}, {"pairs", 0}};
 	std::sort(d.begin(), d.end());
 	auto r = median_ci_ranks(d.size(), 0.025);
-	return {{"value", quantile_sorted(d, 0.5)}, {"ci95", {d[r[0]], d[r[1]]}}, {"pairs", d.size()}};
+	if (!r)
+		return {{"value", quantile_sorted(d, 0.5)}, {"ci95", nullptr}, {"ci95_reason", no_median_ci_reason(d.size())}, {"pairs", d.size()}};
+	return {{"value", quantile_sorted(d, 0.5)}, {"ci95", {d[(*r)[0]], d[(*r)[1]]}}, {"pairs", d.size()}};
 }
 
 nlohmann::json medians(const std::vector<double> &v)
 {
-	auto s = summarize(v);
-	return {{"median", s.median}, {"ci95", {s.ci95[0], s.ci95[1]}}, {"n", s.n}};
+	auto s = to_json(summarize(v));
+	nlohmann::json j = {{"median", s["median"]}, {"ci95", s["ci95"]}, {"n", s["n"]}};
+	if (s.contains("ci95_reason"))
+		j["ci95_reason"] = s["ci95_reason"];
+	return j;
 }
 
 // One fork of this process; the child exits at once.
@@ -64,8 +68,8 @@ double fork_once(Probes &probes, bool tracked, uint64_t &clone_ns)
 	waitpid(pid, nullptr, 0);
 	clone_ns = 0;
 	if (tracked) {
-		auto ps = procs.read(self).value_or(proc_stats{});
-		clone_ns = ps.clones == 1 ? ps.clone_ns_last : 0;
+		auto ps = procs.read(self);
+		clone_ns = ps && ps->clones == 1 ? ps->clone_ns_last : 0;  // 0: the caller skips it
 		procs.forget(pid);
 		procs.forget(self);
 	}
@@ -182,71 +186,6 @@ nlohmann::json program_cost(Probes &probes, ProcTable &procs, const OverheadOpti
 
 }  // namespace
 
-OverheadOptions load_overhead_config(const std::string &path)
-{
-	nlohmann::json j = read_json_file(path, "overhead config");
-	OverheadOptions o;
-	auto fail = [&](const std::string &m) { return SpecError(fmt::format("overhead config {}: {}", path, m)); };
-	if (!j.is_object() || j.value("kind", "") != "overhead")
-		throw fail(R"(not an overhead config (needs "kind": "overhead"))");
-	auto integer = [&](const char *k, int &dst) {
-		if (!j.contains(k))
-			return;
-		if (!j[k].is_number_integer())
-			throw fail(fmt::format("{} must be an integer", k));
-		dst = j[k].get<int>();
-	};
-	auto size = [&](const nlohmann::json &v, const std::string &k) {
-		if (!v.is_string())
-			throw fail(fmt::format("{} must be a size string such as \"256M\"", k));
-		try {
-			return parse_size(v.get<std::string>());
-		} catch (const std::exception &e) {
-			throw fail(fmt::format("{}: {}", k, e.what()));
-		}
-	};
-	for (const auto &[k, v] : j.items()) {
-		if (k == "kind" || k == "comment")
-			continue;
-		if (k == "sizes") {
-			if (!v.is_array() || v.empty())
-				throw fail("sizes must be a non-empty array");
-			o.sizes.clear();
-			for (const auto &e : v)
-				o.sizes.push_back(size(e, "sizes"));
-		} else if (k == "fault_region") {
-			o.fault_bytes = size(v, k);
-		} else if (k == "prefault") {
-			o.prefault_bytes = size(v, k);
-		} else if (k != "reps" && k != "fault_reps" && k != "syscalls") {
-			throw fail(fmt::format("unknown key \"{}\"", k));
-		}
-	}
-	integer("reps", o.reps);
-	integer("fault_reps", o.fault_reps);
-	integer("syscalls", o.syscalls);
-	try {
-		validate(o);
-	} catch (const SpecError &e) {
-		throw fail(e.what());
-	}
-	return o;
-}
-
-void validate(const OverheadOptions &o)
-{
-	if (o.reps < 3 || o.reps > 100000)
-		throw SpecError(fmt::format("reps: {} is out of range [3, 100000]", o.reps));
-	if (o.fault_reps < 3 || o.fault_reps > 100000)
-		throw SpecError(fmt::format("fault_reps: {} is out of range [3, 100000]", o.fault_reps));
-	if (o.syscalls < 1000 || o.syscalls > 100'000'000)
-		throw SpecError(fmt::format("syscalls: {} is out of range [1000, 100000000]", o.syscalls));
-	if (o.fault_bytes < (1ull << 20))
-		throw SpecError(fmt::format("fault_region: {} is under 1M", format_size(o.fault_bytes)));
-	if (o.prefault_bytes < (1ull << 20))
-		throw SpecError(fmt::format("prefault: {} is under 1M", format_size(o.prefault_bytes)));
-}
-
 nlohmann::json measure_overhead(Probes &probes, const OverheadOptions &o)
 {
 	ProcTable procs(probes.procs_fd());
@@ -357,163 +296,6 @@ nlohmann::json measure_overhead(Probes &probes, const OverheadOptions &o)
 	out["finished"] = utc_timestamp();
 	out["status"] = interrupted() ? "interrupted" : "complete";
 	return out;
-}
-
-namespace {
-// Against an upper limit: met only if the whole interval is under it, missed
-// only if the whole interval is over it; otherwise this n cannot tell.
-std::string verdict(const nlohmann::json &ci, double limit)
-{
-	if (ci[1].get<double>() <= limit)
-		return "met";
-	if (ci[0].get<double>() > limit)
-		return "**missed**";
-	return "undecided: the interval spans the target (more reps, or a quieter machine)";
-}
-}  // namespace
-
-std::string overhead_markdown(const nlohmann::json &j)
-{
-	auto ms = [](double ns) { return fmt::format("{:.3f}", ns / 1e6); };
-	std::string s = "# Measurement overhead\n\n";
-	s += "Generated by `make performance` (`odfbench overhead`); do not edit by hand.\n\n";
-	const auto &h = j["host"];
-	s += fmt::format("Machine: {}, {} CPUs online, {:.1f} GiB; kernel {} (BTF {}); measured {}.\n\n", h["cpu_model"].get<std::string>(),
-			 h["cpus_online"].get<int>(), h["mem_total_bytes"].get<double>() / (1ull << 30), j["kernel"]["release"].get<std::string>(),
-			 j["kernel"]["btf"].get<bool>() ? "yes" : "no", j["started"].get<std::string>());
-	s += "Attached probes:";
-	for (const auto &p : j["probes"])
-		if (p["attached"])
-			s += fmt::format(" {} ({})", p["name"].get<std::string>(), p["mechanism"].get<std::string>());
-	s += fmt::format(".\n\nWall time of this measurement: {:.0f} s.\n\n", j.value("wall_ns", 0.0) / 1e9);
-	{
-		s += "## Targets (issue 8)\n\n| target | measured here | verdict |\n|---|---|---|\n";
-		for (const auto &f : j["fork"])
-			if (f["size"] == "1G") {
-				const auto &r = f["ratio"];
-				s += fmt::format("| probes add ≤ 2% to the median fork at 1 GiB | ×{:.3f} [{:.3f}, {:.3f}] | {} |\n",
-						 r["value"].get<double>(), r["ci95"][0].get<double>(), r["ci95"][1].get<double>(),
-						 verdict(r["ci95"], 1.02));
-			}
-		const auto &a = j["fault"]["tracked"]["added_ns_per_fault"];
-		std::string v = verdict(a["ci95"], 100);
-		s += fmt::format("| probes add ≤ 100 ns per page fault | {:+.0f} ns [{:+.0f}, {:+.0f}] | {}{} |\n",
-				 a["value"].get<double>(), a["ci95"][0].get<double>(), a["ci95"][1].get<double>(), v,
-				 v == "met" ? "" : "; the per-fault probes are opt-in per workload (below)");
-		double worst = 1e9;
-		for (const auto &p : j["prefault"])
-			worst = std::min(worst, p["gib_per_s_per_thread"].get<double>());
-		s += fmt::format("| prefault ≥ 1 GiB/s per core, spread over cores | {:.2f} GiB/s per thread at worst | {} |\n", worst,
-				 worst >= 1.0 ? "met" : "**missed**");
-		s += fmt::format("| each evaluation preset reports its wall time | `run.wall_ns` in every results file; this "
-				 "measurement {:.0f} s | met |\n\n",
-				 j.value("wall_ns", 0.0) / 1e9);
-	}
-	s += "A/B samples run in back-to-back pairs in one process, the order alternating (AB, BA, ...), each switch "
-	     "given 1 ms to settle. Each figure is the median of the "
-	     "per-pair differences (or ratios) of back-to-back samples, with its sign-test 95% interval, so slow drift "
-	     "cancels. A target is *met* only when the whole interval is under it.\n\n";
-
-	s += fmt::format("## Fork latency with and without the probes\n\n{} pairs per size.\n\n", j["reps"].get<int>());
-	s += "| size | without (ms) | with (ms) | with / without [95% CI] | target ≤ 1.02 at 1 GiB |\n|---|---|---|---|---|\n";
-	for (const auto &f : j["fork"]) {
-		const auto &r = f["ratio"];
-		bool gib = f["size"] == "1G";
-		s += fmt::format("| {} | {} | {} | {:.3f} [{:.3f}, {:.3f}] | {} |\n", f["size"].get<std::string>(),
-				 ms(f["without_probes_ns"]["median"].get<double>()), ms(f["with_probes_ns"]["median"].get<double>()),
-				 r["value"].get<double>(), r["ci95"][0].get<double>(), r["ci95"][1].get<double>(),
-				 gib ? verdict(r["ci95"], 1.02) : "");
-	}
-	s += "\n## Page-fault cost\n\n";
-	s += "| process | without (ns/fault) | with (ns/fault) | added [95% CI] | target ≤ 100 ns |\n|---|---|---|---|---|\n";
-	for (const char *who : {"tracked", "untracked"}) {
-		if (!j["fault"].contains(who))
-			continue;
-		const auto &fa = j["fault"][who];
-		const auto &a = fa["added_ns_per_fault"];
-		s += fmt::format("| {} | {:.0f} | {:.0f} | {:+.0f} [{:+.0f}, {:+.0f}] | {} |\n", who,
-				 fa["without_probes_ns_per_fault"]["median"].get<double>(),
-				 fa["with_probes_ns_per_fault"]["median"].get<double>(), a["value"].get<double>(),
-				 a["ci95"][0].get<double>(), a["ci95"][1].get<double>(), verdict(a["ci95"], 100));
-	}
-	s += fmt::format("\nFirst touch of a fresh {} region, {} pairs. *tracked*: this process is in the run's `procs` map, "
-			 "as a measured workload is. *untracked*: what every other process on the machine pays per fault while "
-			 "the probe is live.\n\n",
-			 j["fault"]["tracked"]["region"].get<std::string>(), j["fault_reps"].get<int>());
-	if (j["fault"].contains("dispatch_floor") && j["fault"]["dispatch_floor"]["available"].get<bool>()) {
-		const auto &a = j["fault"]["dispatch_floor"]["added_ns_per_fault"];
-		s += fmt::format("Calibration: an **empty** program on the same tracepoint, with none of the suite's probes, adds "
-				 "**{:+.0f} ns per fault** [{:+.0f}, {:+.0f}]: the price of any BPF program there (the dispatch), "
-				 "against {:+.0f} ns for the tracked fault probe. What the fault probe does on top of the dispatch "
-				 "is one lookup of the current tgid in the run's `procs` hash (the filter, paid by every process) "
-				 "and, for tracked processes, one atomic add.\n\n",
-				 a["value"].get<double>(), a["ci95"][0].get<double>(), a["ci95"][1].get<double>(),
-				 j["fault"]["tracked"]["added_ns_per_fault"]["value"].get<double>());
-	}
-	s += "What was tried, and why the target is met by scope rather than by a cheaper probe: the add is already a "
-	     "single atomic on a per-process record (no second lookup); a per-CPU counter would not remove the lookup "
-	     "that identifies the process, and the lookup is also the filter; an earlier filter (by cgroup) would "
-	     "spare untracked processes the lookup but not the dispatch, and not the measured process. So the "
-	     "per-fault probes are **opt-in per workload**: `odfbench run --fault-probe auto` (the default) makes them "
-	     "live only during cells of workloads whose measure is fault counts (post-fork-access); `on` keeps them "
-	     "live for every cell, `off` never. Each cell records `fault_probe`, a cell without them lists its fault "
-	     "metrics under `missing_metrics` with that reason, and getrusage counts stay in every trial.\n\n"
-	     "On an ODF 6.0.6 kernel the per-fault set also holds the fentry/fexit pairs on `handle_cow_pte` and "
-	     "`handle_mm_fault` (and `cow_pte_fallback`, whose fault/other split needs that window). Under TCG they "
-	     "doubled the child's write phase of post-fork-access (about +12 µs per fault, both modes alike) and left "
-	     "the fork call alone: docs/odf-findings.md, \"The probes' own cost on this kernel\".\n\n";
-	if (j.contains("syscall")) {
-		const auto &sc = j["syscall"];
-		const auto &a = sc["added_ns_per_syscall"];
-		std::string mech = "?";
-		for (const auto &p : j["probes"])
-			if (p["name"] == "clone_syscall")
-				mech = p["mechanism"].get<std::string>();
-		s += fmt::format("## Syscall tax\n\nAn untracked `getppid()`, the cheapest syscall: {:.0f} ns without the probes, "
-				 "{:.0f} ns with: **{:+.1f} ns per syscall** [{:+.1f}, {:+.1f}]. `clone_syscall` is attached here as "
-				 "`{}`. ",
-				 sc["without_probes_ns"]["median"].get<double>(), sc["with_probes_ns"]["median"].get<double>(),
-				 a["value"].get<double>(), a["ci95"][0].get<double>(), a["ci95"][1].get<double>(), mech);
-		s += mech == "syscall-tracepoint"
-			     ? "Programs run only on `syscalls:sys_{enter,exit}_{clone,clone3,fork,vfork}`; what every other "
-			       "syscall pays is the kernel's syscall-tracepoint slow path (entry work flag on every task) and a "
-			       "bitmap test. The fallback, a raw_tp program on every `sys_enter`/`sys_exit`, cost about four "
-			       "times as much when measured here (+406 ns per getppid, 2026-11-27, under load).\n\n"
-			     : "That fallback runs a program on every syscall on the machine; with tracefs syscall events the "
-			       "suite attaches to the clone-family syscalls only.\n\n";
-	}
-	if (j.contains("program_cost")) {
-		const auto &pc = j["program_cost"];
-		s += "## In-kernel cost of each program\n\n";
-		if (!pc["available"].get<bool>()) {
-			s += fmt::format("Not available: {}.\n\n", pc["reason"].get<std::string>());
-		} else {
-			s += fmt::format("The kernel's own run count and run time of each attached program (`BPF_STATS_RUN_TIME`) "
-					 "over {}. This is the program body only; the A/B figures above add the tracepoint or "
-					 "trampoline dispatch around it, and it includes the two clock reads the kernel adds to every run "
-					 "while it keeps these statistics.\n\n| program | runs | ns per run |\n|---|---|---|\n",
-					 pc["workload"].get<std::string>());
-			for (const auto &p : pc["programs"])
-				s += fmt::format("| `{}` | {} | {} |\n", p["program"].get<std::string>(), p["runs"].get<uint64_t>(),
-						 p["ns_per_run"].is_null() ? std::string("–")
-									   : fmt::format("{:.1f}", p["ns_per_run"].get<double>()));
-			s += "\n";
-		}
-	}
-	s += "## The gap between user-space fork and the kernel's clone\n\n| size | fork_ns − clone_kernel_ns, median (µs) [95% CI] |\n|---|---|\n";
-	for (const auto &f : j["fork"]) {
-		const auto &g = f["user_minus_kernel_clone_ns"];
-		if (g["n"].get<int>() > 0)
-			s += fmt::format("| {} | {:.1f} [{:.1f}, {:.1f}] |\n", f["size"].get<std::string>(), g["median"].get<double>() / 1e3,
-					 g["ci95"][0].get<double>() / 1e3, g["ci95"][1].get<double>() / 1e3);
-	}
-	s += fmt::format("\n## Timer\n\n`CLOCK_MONOTONIC` resolution {} ns; one `now_ns()` call costs {:.1f} ns.\n\n",
-			 j["timer"]["resolution_ns"].get<int64_t>(), j["timer"]["cost_per_call_ns"].get<double>());
-	s += "## Prefault speed\n\n| threads | GiB/s | GiB/s per thread | target ≥ 1 GiB/s per core |\n|---|---|---|---|\n";
-	for (const auto &p : j["prefault"])
-		s += fmt::format("| {} | {:.2f} | {:.2f} | {} |\n", p["threads"].get<int>(), p["gib_per_s"].get<double>(),
-				 p["gib_per_s_per_thread"].get<double>(), p["gib_per_s_per_thread"].get<double>() >= 1.0 ? "met" : "**missed**");
-	return s;
 }
 
 }  // namespace odfb

@@ -24,12 +24,14 @@ struct OverheadOptions {
 // bench/overhead.json: {"kind": "overhead", "sizes": ["256M", "1G"], "reps": 100,
 // "fault_reps": 40, "fault_region": "256M", "syscalls": 200000, "prefault": "1G"};
 // every key optional, anything else is an error.  Throws SpecError.
+// (overhead_config.cpp)
 OverheadOptions load_overhead_config(const std::string &path);
 void validate(const OverheadOptions &o);
 
 // Classic fork only: it never switches ODF on, so it may run in odfbench's
 // own process (the links it toggles are this process's).
 nlohmann::json measure_overhead(Probes &probes, const OverheadOptions &o);
+// docs/performance.md from that JSON alone (overhead_report.cpp).
 std::string overhead_markdown(const nlohmann::json &j);
 
 }  // namespace odfb

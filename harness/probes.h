@@ -4,7 +4,6 @@
 #pragma once
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "odf_detect.h"
+#include "probe_table.h"  // kPerFaultProbes
 
 extern "C" {
 #include <linux/types.h>
@@ -37,14 +37,6 @@ struct ProbeOptions {
 	bool allow_tp_btf = true;
 	std::string btf_path;        // BTF for CO-RE on a kernel without /sys/kernel/btf/vmlinux
 };
-
-// Probes that run on every page fault of every process while live.  They cost
-// each fault about 100 ns on this machine's host kernel and far more under
-// TCG (docs/performance.md), so the runner makes them live per cell
-// (`--fault-probe`).  cow_pte_fallback is here because its fault/other split
-// needs the handle_mm_fault window.
-inline const std::vector<std::string> kPerFaultProbes = {"page_fault_user", "handle_cow_pte", "handle_mm_fault",
-							 "cow_pte_fallback"};
 
 class Probes {
 public:
@@ -72,6 +64,9 @@ public:
 		uint64_t run_cnt = 0, run_time_ns = 0;
 	};
 	std::vector<ProgramStats> program_stats() const;
+	// Empties the tracked-process and in-flight maps: between cells, so no
+	// record of one cell's processes (or a reused pid) reaches the next.
+	void reset_tables();
 	// The shared tracked-process map; a forked runner inherits it.
 	int procs_fd() const { return procs_fd_; }
 
@@ -83,21 +78,6 @@ private:
 	nlohmann::json caps_ = nlohmann::json::object();
 	int procs_fd_ = -1, inflight_fd_ = -1;
 	std::unique_ptr<Impl> impl_;
-};
-
-// The per-process counters, through the procs map fd (usable after fork).
-class ProcTable {
-public:
-	explicit ProcTable(int fd) : fd_(fd) {}
-	bool valid() const { return fd_ >= 0; }
-	void track(pid_t tgid);  // start (or restart) counting this process from zero
-	std::optional<proc_stats> read(pid_t tgid) const;
-	void forget(pid_t tgid);
-	void clear();  // every entry: after a workload that forks thousands of children
-	size_t size() const;
-
-private:
-	int fd_;
 };
 
 }  // namespace odfb

@@ -1,15 +1,11 @@
 #include "runner.h"
 
-#include <atomic>
 #include <cerrno>
-#include <csignal>
 #include <cstring>
 #include <map>
 #include <fcntl.h>
 #include <filesystem>
-#include <poll.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -19,27 +15,13 @@
 #include "sizes.h"
 #include "stats.h"
 #include "sysinfo.h"
-#include "vm.h"
+#include "tfork_guard.h"
+#include "supervise.h"
 #include "workload.h"
 
 namespace odfb {
 
 namespace {
-volatile sig_atomic_t g_signals = 0;
-volatile sig_atomic_t g_tree = 0;  // pgid of the running cell's tree
-
-void on_signal(int)
-{
-	g_signals = g_signals + 1;
-	if (g_signals >= 2) {
-		if (g_tree > 0)
-			kill(-g_tree, SIGKILL);
-		const char msg[] = "\nodfbench: second interrupt, exiting now\n";
-		(void)!write(2, msg, sizeof(msg) - 1);
-		_exit(130);
-	}
-}
-
 // Newline-delimited JSON over a pipe, runner -> main.
 void send(int fd, const nlohmann::json &j)
 {
@@ -60,21 +42,23 @@ void send(int fd, const nlohmann::json &j)
 void print_cell_line(const nlohmann::json &r)
 {
 	std::string what = fmt::format("{}: {}", r["status"].get<std::string>(), r.value("reason", ""));
-	std::string headline;
+	std::string headline, unit;
 	if (r["status"] == "ok")
-		if (auto wl = make_workload(r["workload"]))
-			for (const auto &m : wl->metrics())
-				if (r["summary"].contains(m) && r["summary"][m].contains("ci95")) {
-					headline = m;
-					break;
-				}
+		for (const auto &m : r["metrics"])
+			if (r["summary"].contains(m["name"]) && r["summary"][m["name"]].contains("median")) {
+				headline = m["name"];
+				unit = m["unit"];
+				break;
+			}
 	if (!headline.empty()) {
 		const auto &s = r["summary"][headline];
-		bool ns = headline.ends_with("_ns");
+		bool ns = unit == "ns";
 		double k = ns ? 1e3 : 1;
-		what = fmt::format("ok  {} median {:.1f}{} [{:.1f}, {:.1f}] (n={})", ns ? headline.substr(0, headline.size() - 3) : headline,
-				   s["median"].get<double>() / k, ns ? " us" : "", s["ci95"][0].get<double>() / k, s["ci95"][1].get<double>() / k,
-				   s["n"].get<int>());
+		std::string ci = s["ci95"].is_array()
+					 ? fmt::format("[{:.1f}, {:.1f}]", s["ci95"][0].get<double>() / k, s["ci95"][1].get<double>() / k)
+					 : "(no 95% CI at this n)";
+		what = fmt::format("ok  {} median {:.1f}{} {} (n={})", ns && headline.ends_with("_ns") ? headline.substr(0, headline.size() - 3) : headline,
+				   s["median"].get<double>() / k, ns ? " us" : "", ci, s["n"].get<int>());
 	}
 	fmt::print(stderr, "{:<16} {:>6} {:<10} {}\n", r["workload"].get<std::string>(), r["params"]["size"].get<std::string>(),
 		   r["mode"].get<std::string>(), what);
@@ -85,26 +69,12 @@ void print_cell_line(const nlohmann::json &r)
 		fmt::print(stderr, "  warning: {}\n", r["warning"].get<std::string>());
 }
 
-void reap_group(pid_t pgid)
-{
-	for (int i = 0; i < 500; ++i) {
-		pid_t p = waitpid(-pgid, nullptr, WNOHANG);
-		if (p < 0 && errno == ECHILD)
-			return;
-		if (p == 0)
-			usleep(10000);
-	}
-}
-
 std::string scratch_dir(pid_t runner) { return fmt::format("/tmp/odfbench-cell-{}", runner); }
 
 // The runner: everything here happens in the fresh process tree.
 [[noreturn]] void runner_main(const Experiment &e, uint64_t size, Mode mode, const OdfInfo &odf, const Probes &probes,
 			      int out_fd, int in_fd)
 {
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	try {
 		auto w = make_workload(e.workload);
 		TrialEnv env;
@@ -159,15 +129,6 @@ std::string scratch_dir(pid_t runner) { return fmt::format("/tmp/odfbench-cell-{
 
 }  // namespace
 
-std::string memory_guard(uint64_t need, double fraction)
-{
-	uint64_t avail = mem_available_bytes();
-	if (static_cast<double>(need) <= fraction * static_cast<double>(avail))
-		return "";
-	return fmt::format("needs {}, more than {:.0f}% of MemAvailable ({:.1f} GiB); refusing", format_size(need),
-			   fraction * 100, static_cast<double>(avail) / (1ULL << 30));
-}
-
 namespace {
 
 struct Cell {
@@ -175,13 +136,6 @@ struct Cell {
 	uint64_t size;
 	Mode mode;
 };
-
-std::string signal_text(int status)
-{
-	if (WIFSIGNALED(status))
-		return fmt::format("killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
-	return fmt::format("exited with status {}", WEXITSTATUS(status));
-}
 
 void progress_line(bool on, const std::string &s)
 {
@@ -202,6 +156,8 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const
 	r["params"]["size_bytes"] = c.size;
 	r["params"]["size"] = format_size(c.size);
 	std::string label = fmt::format("[{}/{}] {} {} {}", cell_no, cells, e.workload, format_size(c.size), mode_name(c.mode));
+	auto wl = make_workload(e.workload);
+	r["metrics"] = metrics_json(wl->metrics_for(Params{c.size, e.params}));
 
 	if (c.mode != Mode::Fork && odf.variant == OdfVariant::None) {
 		r["status"] = "unavailable";
@@ -210,7 +166,6 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const
 		r["evidence"] = odf.evidence;
 		return r;
 	}
-	auto wl = make_workload(e.workload);
 	if (auto why = memory_guard(wl->footprint(Params{c.size, e.params}), opts.mem_fraction); !why.empty()) {
 		r["status"] = "error";
 		r["reason"] = "memory guard: " + why;
@@ -221,22 +176,16 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const
 		probes.set_live(name, fault_probe);
 	r["fault_probe"] = fault_probe;
 
-	int to_main[2], to_runner[2];
-	if (pipe2(to_main, O_CLOEXEC) || pipe2(to_runner, O_CLOEXEC))
+	probes.reset_tables();  // no record of an earlier cell's processes (or a reused pid) reaches this one
+	int to_runner[2];  // the procfs handshake: main -> runner
+	if (pipe2(to_runner, O_CLOEXEC))
 		throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
 	uint64_t t_start = now_ns();
-	pid_t runner = fork();
-	if (runner < 0)
-		throw std::runtime_error(fmt::format("fork of the runner failed: {}", std::strerror(errno)));
-	if (runner == 0) {
-		setpgid(0, 0);  // its own group: the whole tree dies with one kill
-		close(to_main[0]);
+	SupervisedGroup tree([&](int out_fd) {
 		close(to_runner[1]);
-		runner_main(e, c.size, c.mode, odf, probes, to_main[1], to_runner[0]);
-	}
-	setpgid(runner, runner);
-	g_tree = runner;
-	close(to_main[1]);
+		runner_main(e, c.size, c.mode, odf, probes, out_fd, to_runner[0]);
+	});
+	pid_t runner = tree.pid();
 	close(to_runner[0]);
 
 	std::string buf;
@@ -244,7 +193,7 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const
 	int total = e.warmup + e.reps, seen = 0;
 	progress_line(show_progress, label + " setting up");
 	while (!done) {
-		if (g_signals) {
+		if (interrupted()) {
 			r["status"] = "error";
 			r["reason"] = "interrupted";
 			r["interrupted"] = true;
@@ -257,19 +206,9 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const
 			failed = true;
 			break;
 		}
-		struct pollfd pfd = {to_main[0], POLLIN, 0};
-		int pr = poll(&pfd, 1, 200);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr <= 0)
-			continue;
-		char chunk[65536];
-		ssize_t n = read(to_main[0], chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+		auto got = tree.poll_output(buf, 200);
+		if (got == SupervisedGroup::Output::Closed)
 			break;  // runner gone
-		buf.append(chunk, static_cast<size_t>(n));
 		size_t nl;
 		while ((nl = buf.find('\n')) != std::string::npos) {
 			auto msg = nlohmann::json::parse(buf.substr(0, nl));
@@ -302,15 +241,11 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const
 				done = true;
 		}
 	}
-	kill(-runner, SIGKILL);  // the runner and anything it left behind
-	int status = 0;
-	bool reaped = reap_within(runner, status, 10000);
-	// As subreaper we inherit what the kill orphaned: reap the whole group,
-	// for at most 5 s (a process stuck in the kernel cannot be waited for).
-	reap_group(runner);
-	g_tree = 0;
-	close(to_main[0]);
+	// The runner and anything it left behind; a process stuck in the kernel
+	// cannot be waited for, so 10 s at most.
+	bool reaped = tree.stop(0, 10000);
 	close(to_runner[1]);
+	probes.reset_tables();
 	std::error_code ec;
 	std::filesystem::remove_all(scratch_dir(runner), ec);  // whatever the cell left, killed or not
 	r["wall_ns"] = now_ns() - t_start;
@@ -319,7 +254,7 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const
 		r["reason"] = "the runner survived SIGKILL for 10 s (stuck in the kernel): the kernel looks wedged";
 	} else if (!done && !failed && !r.contains("interrupted")) {
 		r["status"] = "error";
-		r["reason"] = fmt::format("runner {} before finishing", signal_text(status));
+		r["reason"] = fmt::format("runner {} before finishing", wait_status_text(tree.status()));
 	}
 	progress_line(show_progress, "");
 
@@ -351,35 +286,33 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const
 		r["reason"] = fmt::format("ODF was requested but verified in only {} of {} trials{}: not an ODF result", verified,
 					  measured.size(), why);
 	}
+	std::vector<std::string> warnings;
 	if (r["status"] == "ok" && c.mode == Mode::Fork && shared)
-		r["warning"] = fmt::format("{} classic-fork trials show fewer child page tables than the region needs", shared);
+		warnings.push_back(fmt::format("{} classic-fork trials show fewer child page tables than the region needs", shared));
+	// Loud, not zero: a process whose probe record vanished, or return probes
+	// without their entry, mean metrics are missing from those trials.
+	size_t untracked = 0, unmatched = 0;
+	for (const auto &t : measured) {
+		untracked += t.contains("untracked");
+		for (auto &[k, v] : t.items())
+			if (k.ends_with("_unmatched_returns") && v.is_number())
+				unmatched += v.get<size_t>();
+	}
+	if (untracked)
+		warnings.push_back(fmt::format("{} of {} trials had processes without a probe record (see trials[].untracked); "
+					       "their probe metrics are absent, not zero", untracked, measured.size()));
+	if (unmatched)
+		warnings.push_back(fmt::format("{} return probes fired without their entry; those calls are not counted", unmatched));
+	if (!warnings.empty()) {
+		std::string w;
+		for (const auto &s : warnings)
+			w += (w.empty() ? "" : "; ") + s;
+		r["warning"] = w;
+	}
 	r["summary"] = summarize_trials(measured);
 	return r;
 }
 }  // namespace
-
-void install_signal_handlers()
-{
-	struct sigaction sa = {};
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, nullptr);
-	sigaction(SIGTERM, &sa, nullptr);
-}
-
-bool interrupted() { return g_signals > 0; }
-
-void set_signal_victim(pid_t pgid) { g_tree = pgid; }
-
-bool reap_within(pid_t pid, int &status, int timeout_ms)
-{
-	for (int waited = 0; waited <= timeout_ms; waited += 10) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return true;
-		usleep(10000);
-	}
-	return false;
-}
 
 void fit_to_memory(RunSpec &spec, const RunOptions &opts)
 {
@@ -440,7 +373,7 @@ int run_spec(const RunSpec &spec, const OdfInfo &odf, Probes &probes, ResultsFil
 		  {"started", utc_timestamp()},
 		  {"finished", nullptr},
 		  {"kernel", {{"release", kernel_release()}, {"btf", kernel_btf_present()}}},
-		  {"odf", odf.to_json()},
+		  {"odf", odf_json(odf)},
 		  {"probes", probes.report_json()},
 		  {"capabilities", probes.capabilities_json()},
 		  {"fault_probe", opts.fault_probe},

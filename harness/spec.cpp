@@ -1,5 +1,6 @@
 #include "spec.h"
 
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -7,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "sizes.h"
+#include "workload.h"
 
 namespace odfb {
 

@@ -1,16 +1,15 @@
 // Experiment specs (bench/*.json, or the run command's flags): parsed and
 // validated completely before any work starts; errors name the field.
 #pragma once
+#include <cstdint>
 #include <optional>
-#include <string>
-#include <vector>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "workload.h"
+#include "mode.h"
 
 namespace odfb {
 

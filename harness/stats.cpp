@@ -1,10 +1,12 @@
 #include "stats.h"
 
 #include <algorithm>
-#include <limits>
 #include <cmath>
+#include <limits>
 #include <numeric>
+#include <stdexcept>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace odfb {
@@ -20,32 +22,63 @@ double quantile_sorted(const std::vector<double> &v, double q)
 	return v[lo] + (v[hi] - v[lo]) * frac;
 }
 
-std::array<size_t, 2> median_ci_ranks(size_t n, double tail)
+namespace {
+
+void check_tail(double tail)
 {
-	if (n == 0)
-		return {0, 0};
+	if (!(tail > 0 && tail < 0.5))
+		throw std::invalid_argument(fmt::format("median CI: tail {} is not in (0, 0.5)", tail));
+}
+
+}  // namespace
+
+std::optional<std::array<size_t, 2>> median_ci_ranks(size_t n, double tail)
+{
+	check_tail(tail);
 	// Largest j with P(Bin(n, 1/2) <= j-1) <= tail: then [x_(j), x_(n-j+1)]
-	// (1-based) covers the median with probability >= 1 - 2 tail.
-	double cdf = 0, pmf = std::pow(0.5, static_cast<double>(n));
+	// (1-based) covers the median with probability >= 1 - 2 tail.  Each term
+	// C(n, k) / 2^n in log space: 2^-n alone underflows to 0 from n = 1075.
+	// Terms too small for a double (far below the tail) add nothing anyway.
+	const double dn = static_cast<double>(n);
+	const double log_base = std::lgamma(dn + 1) - dn * std::log(2.0);
+	double cdf = 0;
 	size_t j = 0;
 	for (size_t k = 0; k < n; ++k) {
-		cdf += pmf;  // cdf = P(X <= k)
+		const double dk = static_cast<double>(k);
+		cdf += std::exp(log_base - std::lgamma(dk + 1) - std::lgamma(dn - dk + 1));  // cdf = P(X <= k)
 		if (cdf > tail)
 			break;
 		j = k + 1;
-		pmf *= static_cast<double>(n - k) / static_cast<double>(k + 1);
 	}
 	if (j == 0)
-		return {0, n - 1};
-	return {j - 1, n - j};  // 0-based x_(j) and x_(n-j+1)
+		return std::nullopt;  // even [min, max] covers less than 1 - 2 tail
+	return std::array<size_t, 2>{j - 1, n - j};  // 0-based x_(j) and x_(n-j+1)
+}
+
+size_t min_n_for_median_ci(double tail)
+{
+	check_tail(tail);
+	// [min, max] misses the median with probability 2 * 2^-n.
+	size_t n = 1;
+	while (std::ldexp(1.0, -static_cast<int>(n)) > tail)
+		++n;
+	return n;
+}
+
+std::string no_median_ci_reason(size_t n, double tail)
+{
+	return fmt::format("n={} is below {}, the smallest n with a {:g}% distribution-free interval of the median", n,
+			   min_n_for_median_ci(tail), 100 * (1 - 2 * tail));
 }
 
 Summary summarize(std::vector<double> v)
 {
 	Summary s;
 	s.n = v.size();
-	if (v.empty())
+	if (v.empty()) {
+		s.ci95_reason = no_median_ci_reason(0);
 		return s;
+	}
 	std::sort(v.begin(), v.end());
 	s.min = v.front();
 	s.max = v.back();
@@ -58,8 +91,10 @@ Summary summarize(std::vector<double> v)
 			acc += (x - s.mean) * (x - s.mean);
 		s.stddev = std::sqrt(acc / static_cast<double>(v.size() - 1));
 	}
-	auto r = median_ci_ranks(v.size());
-	s.ci95 = {v[r[0]], v[r[1]]};
+	if (auto r = median_ci_ranks(v.size()))
+		s.ci95 = std::array<double, 2>{v[(*r)[0]], v[(*r)[1]]};
+	else
+		s.ci95_reason = no_median_ci_reason(v.size());
 
 	std::vector<double> dev(v.size());
 	for (size_t i = 0; i < v.size(); ++i)
@@ -75,38 +110,74 @@ Summary summarize(std::vector<double> v)
 
 nlohmann::json to_json(const Summary &s)
 {
-	return {{"n", s.n},       {"min", s.min},       {"max", s.max},
-		{"median", s.median}, {"mean", s.mean},  {"p99", s.p99},
-		{"stddev", s.stddev}, {"ci95", {s.ci95[0], s.ci95[1]}}, {"outliers", s.outliers}};
+	nlohmann::json j = {{"n", s.n},       {"min", s.min},       {"max", s.max},
+			    {"median", s.median}, {"mean", s.mean},  {"p99", s.p99},
+			    {"stddev", s.stddev}, {"ci95", nullptr}, {"outliers", s.outliers}};
+	if (s.ci95)
+		j["ci95"] = {(*s.ci95)[0], (*s.ci95)[1]};
+	else
+		j["ci95_reason"] = s.ci95_reason;
+	return j;
 }
-
-}  // namespace odfb
-
-namespace odfb {
 
 Speedup speedup(std::vector<double> a, std::vector<double> b, bool higher_is_better)
 {
+	constexpr double kTail = 0.0125;  // 97.5% per median
 	Speedup s;
 	s.n_a = a.size();
 	s.n_b = b.size();
-	if (a.empty() || b.empty())
+	if (a.empty() || b.empty()) {
+		s.value_reason = s.ci_reason = "a side has no samples";
 		return s;
+	}
+	if (higher_is_better)
+		std::swap(a, b);  // from here on, the factor is always a / b
 	std::sort(a.begin(), a.end());
 	std::sort(b.begin(), b.end());
-	auto ra = median_ci_ranks(a.size(), 0.0125), rb = median_ci_ranks(b.size(), 0.0125);
 	double ma = quantile_sorted(a, 0.5), mb = quantile_sorted(b, 0.5);
-	double a_lo = a[ra[0]], a_hi = a[ra[1]], b_lo = b[rb[0]], b_hi = b[rb[1]];
-	if (higher_is_better) {
-		std::swap(ma, mb);
-		std::swap(a_lo, b_lo);
-		std::swap(a_hi, b_hi);
-	}
 	// value = ma / mb, interval [a_lo / b_hi, a_hi / b_lo]
-	s.value = mb != 0 ? ma / mb : 0;
-	s.lo = b_hi != 0 ? a_lo / b_hi : 0;
-	s.hi = b_lo != 0 ? a_hi / b_lo : std::numeric_limits<double>::infinity();
-	s.significant = s.lo > 1 || s.hi < 1;
+	if (mb == 0) {
+		s.value_reason = "the denominator's median is 0";
+		s.ci_reason = s.value_reason;
+		return s;
+	}
+	s.value = ma / mb;
+	auto ra = median_ci_ranks(a.size(), kTail), rb = median_ci_ranks(b.size(), kTail);
+	if (!ra || !rb) {
+		size_t na = a.size(), nb = b.size();
+		s.ci_reason = fmt::format("{} below {}, the smallest n per side with a 97.5% distribution-free interval of each median",
+					  !ra && !rb ? fmt::format("n={} and n={} are", std::min(na, nb), std::max(na, nb))
+						     : fmt::format("n={} is", !ra ? na : nb),
+					  min_n_for_median_ci(kTail));
+		return s;
+	}
+	double a_lo = a[(*ra)[0]], a_hi = a[(*ra)[1]], b_lo = b[(*rb)[0]], b_hi = b[(*rb)[1]];
+	if (b_hi <= 0) {
+		s.ci_reason = "the denominator's interval is not above 0: the ratio's interval is undefined";
+		return s;
+	}
+	double hi = b_lo > 0 ? a_hi / b_lo : std::numeric_limits<double>::infinity();
+	s.ci = std::array<double, 2>{a_lo / b_hi, hi};
+	s.significant = (*s.ci)[0] > 1 || (*s.ci)[1] < 1;
 	return s;
+}
+
+nlohmann::json to_json(const Speedup &s)
+{
+	nlohmann::json j = {{"value", nullptr}, {"ci95", nullptr}, {"significant", s.significant}};
+	if (s.value)
+		j["value"] = *s.value;
+	else
+		j["value_reason"] = s.value_reason;
+	if (s.ci) {
+		double lo = (*s.ci)[0], hi = (*s.ci)[1];
+		j["ci95"] = {lo, std::isfinite(hi) ? nlohmann::json(hi) : nlohmann::json(nullptr)};
+		if (!std::isfinite(hi))
+			j["ci95_note"] = "upper end unbounded: the denominator's interval reaches 0";
+	} else {
+		j["ci95_reason"] = s.ci_reason;
+	}
+	return j;
 }
 
 }  // namespace odfb

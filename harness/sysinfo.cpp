@@ -1,4 +1,5 @@
 #include "sysinfo.h"
+#include "sizes.h"
 
 #include <ctime>
 #include <fcntl.h>
@@ -62,6 +63,27 @@ int64_t proc_status_kb(int pid, const std::string &field)
 	return -1;
 }
 
+std::string memory_guard(uint64_t need, double fraction)
+{
+	uint64_t avail = mem_available_bytes();
+	if (static_cast<double>(need) <= fraction * static_cast<double>(avail))
+		return "";
+	return fmt::format("needs {}, more than {:.0f}% of MemAvailable ({:.1f} GiB); refusing", format_size(need),
+			   fraction * 100, static_cast<double>(avail) / (1ULL << 30));
+}
+
+nlohmann::json vm_environment()
+{
+	const char *p = getenv("ODFBENCH_VM_INFO");
+	if (!p)
+		return nullptr;
+	try {
+		return nlohmann::json::parse(std::ifstream(p));
+	} catch (const std::exception &) {
+		return {{"error", fmt::format("{} unreadable", p)}};
+	}
+}
+
 bool have_bpf_privileges(std::string &why)
 {
 	if (geteuid() == 0)
@@ -75,6 +97,27 @@ bool have_bpf_privileges(std::string &why)
 	}
 	why = "odfbench needs root (or CAP_BPF and CAP_PERFMON) to load its BPF probes; run it as root";
 	return false;
+}
+
+namespace {
+constexpr uint64_t kInitialPidNamespaceInode = 0xEFFFFFFCu;  // PROC_PID_INIT_INO, fixed in the kernel ABI
+}
+
+bool PidNamespace::proc_matches() const { return proc_self == getpid(); }
+
+PidNamespace pid_namespace()
+{
+	PidNamespace ns;
+	struct stat st;
+	if (stat("/proc/self/ns/pid", &st) == 0) {
+		ns.inode = st.st_ino;
+		ns.device = st.st_dev;
+		ns.initial = st.st_ino == kInitialPidNamespaceInode;
+	}
+	char buf[32] = {};
+	if (readlink("/proc/self", buf, sizeof(buf) - 1) > 0)
+		ns.proc_self = static_cast<pid_t>(std::atoi(buf));
+	return ns;
 }
 
 int count_vmas(int pid)

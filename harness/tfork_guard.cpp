@@ -1,4 +1,5 @@
 #include "tfork_guard.h"
+#include "odf_abi.h"
 
 #include <cerrno>
 #include <cstring>
@@ -11,7 +12,7 @@
 namespace odfb {
 
 namespace {
-constexpr int kTforkNr = 439;
+constexpr int kTforkNr = abi::kSysTfork;
 bool g_installed = false;
 }  // namespace
 
@@ -49,6 +50,13 @@ nlohmann::json tfork_guard_json()
 	return {{"installed", true},
 		{"rule", "seccomp: syscall 439 with a non-null 2nd argument (glibc's faccessat2) fails with ENOSYS; "
 			 "argument-less 439 (tfork) passes"}};
+}
+
+nlohmann::json odf_json(const OdfInfo &odf)
+{
+	auto j = odf.to_json();
+	j["tfork_guard"] = tfork_guard_json();
+	return j;
 }
 
 }  // namespace odfb

@@ -21,5 +21,7 @@ void install_tfork_guard(const OdfInfo &odf);
 // The filter itself, whatever the kernel (for tests: it cannot be removed).
 void install_tfork_seccomp_filter();
 nlohmann::json tfork_guard_json();
+// What results record as "odf": the variant, its evidence, and the guard.
+nlohmann::json odf_json(const OdfInfo &odf);
 
 }  // namespace odfb

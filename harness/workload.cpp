@@ -1,62 +1,42 @@
 #include "workload.h"
 
-#include <algorithm>
+#include <map>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
 namespace odfb {
 
-const char *mode_name(Mode m)
-{
-	switch (m) {
-	case Mode::Odf: return "odf";
-	case Mode::OdfProcfs: return "odf-procfs";
-	default: return "fork";
-	}
-}
-
-Mode parse_mode(const std::string &s)
-{
-	if (s == "fork")
-		return Mode::Fork;
-	if (s == "odf")
-		return Mode::Odf;
-	if (s == "odf-procfs")
-		return Mode::OdfProcfs;
-	throw std::invalid_argument(fmt::format("unknown mode \"{}\" (expected fork, odf or odf-procfs)", s));
-}
-
 namespace {
-std::vector<WorkloadFactory> &registry()
+std::map<std::string, WorkloadFactory> &registry()
 {
-	static std::vector<WorkloadFactory> r;
+	static std::map<std::string, WorkloadFactory> r;  // built on first use: no initialization-order trap
 	return r;
 }
 }  // namespace
 
-bool register_workload(WorkloadFactory f)
+bool register_workload(const char *name, WorkloadFactory f)
 {
-	registry().push_back(std::move(f));
+	if (!registry().emplace(name, std::move(f)).second)
+		throw std::logic_error(fmt::format("workload \"{}\" registered twice", name));
 	return true;
 }
 
 std::unique_ptr<Workload> make_workload(const std::string &name)
 {
-	for (auto &f : registry()) {
-		auto w = f();
-		if (w->name() == name)
-			return w;
-	}
-	return nullptr;
+	auto it = registry().find(name);
+	if (it == registry().end())
+		return nullptr;
+	auto w = it->second();
+	w->name_ = name;
+	return w;
 }
 
 std::vector<std::string> workload_names()
 {
 	std::vector<std::string> names;
-	for (auto &f : registry())
-		names.push_back(f()->name());
-	std::sort(names.begin(), names.end());
+	for (auto &[name, f] : registry())
+		names.push_back(name);
 	return names;
 }
 

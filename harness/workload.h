@@ -4,7 +4,6 @@
 #pragma once
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,46 +11,26 @@
 #include <sys/types.h>
 #include <nlohmann/json.hpp>
 
-#include "odf_detect.h"
-#include "probes.h"
+#include "trial_env.h"
+#include "workload_metric.h"
 
 namespace odfb {
-
-enum class Mode { Fork, Odf, OdfProcfs };
-const char *mode_name(Mode m);
-Mode parse_mode(const std::string &s);  // throws std::invalid_argument
 
 struct Params {
 	uint64_t size_bytes = 0;
 	nlohmann::json extra = nlohmann::json::object();  // workload-specific
 };
 
-// What a workload sees inside its runner.
-struct TrialEnv {
-	Mode mode = Mode::Fork;
-	const OdfInfo *odf = nullptr;
-	ProcTable procs{-1};
-	std::map<std::string, bool> probe_attached;
-	std::map<std::string, std::string> probe_reason;
-	// fork() for fork/odf-procfs and for odf on 6.0.6; the tfork syscall
-	// for odf on the paper kernel, where the switch is the fork itself.
-	std::function<pid_t()> fork_fn;
-	// A per-cell scratch directory (created on first use); the main process
-	// removes it after the cell, even when the cell was killed.
-	std::string scratch;
-	bool probe(const std::string &name) const
-	{
-		auto it = probe_attached.find(name);
-		return it != probe_attached.end() && it->second;
-	}
-};
-
 class Workload {
 public:
 	virtual ~Workload() = default;
-	virtual std::string name() const = 0;
+	// The name it was registered under (ODFBENCH_WORKLOAD).
+	const std::string &name() const { return name_; }
 	virtual std::string description() const = 0;
-	virtual std::vector<std::string> metrics() const = 0;
+	virtual std::vector<Metric> metrics() const = 0;
+	// The descriptors of one cell: what metrics() says, unless the params
+	// change a metric's meaning (external: its unit and direction).
+	virtual std::vector<Metric> metrics_for(const Params &) const { return metrics(); }
 	// Bad params: throw std::invalid_argument naming the parameter.
 	virtual void validate(const Params &) const {}
 	// Bytes the cell will hold at its peak, for the memory guard.
@@ -69,17 +48,24 @@ public:
 	// the machine about 100 ns (docs/performance.md), so under
 	// `--fault-probe auto` they are live only for workloads that say yes here.
 	virtual bool counts_faults() const { return false; }
+
+private:
+	friend std::unique_ptr<Workload> make_workload(const std::string &name);
+	std::string name_;
 };
 
+// Registration by name, as Google Benchmark does: looking a workload up
+// constructs that one only, and a registration runs no workload code, so
+// the order of static initialization cannot matter.
 using WorkloadFactory = std::function<std::unique_ptr<Workload>()>;
-bool register_workload(WorkloadFactory f);
+bool register_workload(const char *name, WorkloadFactory f);
 std::unique_ptr<Workload> make_workload(const std::string &name);  // nullptr if unknown
-std::vector<std::string> workload_names();
+std::vector<std::string> workload_names();  // sorted
 
 }  // namespace odfb
 
-#define ODFBENCH_WORKLOAD(Class)                                                      \
-	namespace {                                                                   \
-	[[maybe_unused]] const bool odfbench_registered_##Class =                     \
-		::odfb::register_workload([] { return std::make_unique<Class>(); }); \
+#define ODFBENCH_WORKLOAD(name, Class)                                                      \
+	namespace {                                                                         \
+	[[maybe_unused]] const bool odfbench_registered_##Class =                           \
+		::odfb::register_workload(name, [] { return std::make_unique<Class>(); }); \
 	}

@@ -31,6 +31,37 @@ def note(ax, text):
                 bbox=dict(boxstyle="round", fc="#fff4f4", ec="#a00000", lw=0.5))
 
 
+def join_notes(*notes):
+    return ". ".join(n for n in notes if n) or None
+
+
+def no_ci_caption(no_ci, min_n, per="", what="Hollow markers"):
+    """The caption for points drawn without an interval (no_ci), or None."""
+    if not no_ci:
+        return None
+    return f"{what}: no 95% CI (n too small: fewer than {min_n} trials{per}, or a results file without intervals)."
+
+
+def no_ci_legend(ax):
+    ax.plot([], [], marker="o", linestyle="none", markerfacecolor="white", markeredgecolor="#444444", label=op.NO_CI_NOTE)
+
+
+def plot_with_ci(ax, pts, marker, color, linestyle, label):
+    """A series of (x, y, lo, hi): line and markers, error bars where the interval
+    exists, hollow markers where it does not.  True if some point has none."""
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    ax.plot(xs, ys, marker=marker, color=color, linestyle=linestyle, label=label)
+    ci = [p for p in pts if p[2] is not None and p[3] is not None]
+    if ci:
+        ax.errorbar([p[0] for p in ci], [p[1] for p in ci], yerr=[[p[1] - p[2] for p in ci], [p[3] - p[1] for p in ci]],
+                    fmt="none", ecolor=color, capsize=3)
+    bare = [p for p in pts if p[2] is None or p[3] is None]
+    if bare:
+        ax.plot([p[0] for p in bare], [p[1] for p in bare], marker=marker, linestyle="none", color=color,
+                markerfacecolor="white", markeredgecolor=color, markeredgewidth=1.5, zorder=3)
+    return bool(bare)
+
+
 def series_label(c, multi):
     return f"{c['mode']} — {c['label']}" if multi else c["mode"]
 
@@ -71,26 +102,30 @@ def fork_latency(runs, outdir, written):
     for c in cs:
         if c["status"] == "ok":
             groups.setdefault((c["label"], c["mode"]), []).append(c)
+    no_ci = False
     for (label, mode), g in sorted(groups.items()):
         g.sort(key=lambda c: c["bytes"])
-        xs, ys, lo, hi = [], [], [], []
+        pts = []
         for c in g:
-            m, l, h = op.median_ci([v / 1e6 for v in op.values(c, "fork_ns")])
-            xs.append(c["bytes"] / GIB)
-            ys.append(m)
-            lo.append(m - l)
-            hi.append(h - m)
-        ax.errorbar(xs, ys, yerr=[lo, hi], marker=op.MARKERS.get(mode, "o"), color=op.COLORS.get(mode), capsize=3,
-                    linestyle=run_style({c["label"] for c in cs}, label), label=series_label(g[0], multi))
+            s = op.summary_ci(c, "fork_ns", 1e6)  # the harness's median and 95% CI, in ms
+            if s:
+                pts.append((c["bytes"] / GIB,) + s)
+        if pts:
+            no_ci |= plot_with_ci(ax, pts, op.MARKERS.get(mode, "o"), op.COLORS.get(mode),
+                                  run_style({c["label"] for c in cs}, label), series_label(g[0], multi))
     for key, style, name in (("fork_ms", "x", "paper: fork"), ("odf_ms", "+", "paper: ODF")):
         pts = sorted(op.PAPER[key].items())
         ax.plot([b / GIB for b, _ in pts], [v for _, v in pts], style, color="#2ca02c" if key == "odf_ms" else "#8c564b",
                 markersize=10, mew=2, linestyle="none", label=name)
-    finish_footprint_figure(fig, ax, "fork latency (ms, log scale; median, 95% CI)", "Fork latency against footprint", op.unmeasured_note(cs), outdir, "fork_latency", written)
+    if no_ci:
+        no_ci_legend(ax)
+    finish_footprint_figure(fig, ax, "fork latency (ms, log scale; median, 95% CI)", "Fork latency against footprint",
+                            join_notes(op.unmeasured_note(cs), no_ci_caption(no_ci, op.MIN_N_95)), outdir, "fork_latency", written)
 
     # speedup: fork over each ODF mode, per run
     fig, ax = plt.subplots(figsize=(7, 4.5))
     any_line = False
+    no_ci = False
     for label in sorted({c["label"] for c in cs}):
         fork = {c["bytes"]: c for c in cs if c["label"] == label and c["mode"] == "fork" and c["status"] == "ok"}
         for mode in ("odf", "odf-procfs"):
@@ -103,16 +138,17 @@ def fork_latency(runs, outdir, written):
             if pts:
                 pts.sort()
                 any_line = True
-                ax.errorbar([p[0] for p in pts], [p[1][0] for p in pts],
-                            yerr=[[p[1][0] - p[1][1] for p in pts], [p[1][2] - p[1][0] for p in pts]],
-                            marker=op.MARKERS[mode], color=op.COLORS[mode], capsize=3,
-                            linestyle=run_style({c["label"] for c in cs}, label),
-                            label=f"{mode} — {label}" if multi else mode)
+                no_ci |= plot_with_ci(ax, [(x,) + s for x, s in pts], op.MARKERS[mode], op.COLORS[mode],
+                                      run_style({c["label"] for c in cs}, label), f"{mode} — {label}" if multi else mode)
     paper = [(b / GIB, op.PAPER["fork_ms"][b] / op.PAPER["odf_ms"][b]) for b in sorted(op.PAPER["fork_ms"])]
     ax.plot([p[0] for p in paper], [p[1] for p in paper], "x", color="#2ca02c", markersize=10, mew=2, linestyle="none",
             label="paper: fork/ODF")
     ax.axhline(1, color="#999999", lw=0.8)
-    finish_footprint_figure(fig, ax, "speedup: fork latency / ODF latency (x, 95% CI)", "ODF speedup of the fork call", None if any_line else op.unmeasured_note(cs), outdir, "speedup", written)
+    if no_ci:
+        no_ci_legend(ax)
+    finish_footprint_figure(fig, ax, "speedup: fork latency / ODF latency (x, 95% CI)", "ODF speedup of the fork call",
+                            join_notes(None if any_line else op.unmeasured_note(cs), no_ci_caption(no_ci, op.MIN_N_SPEEDUP, " per side")),
+                            outdir, "speedup", written)
 
     # child page tables right after fork
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -209,13 +245,13 @@ def redis(runs, outdir, written):
             ax2.step(inside, [(i + 1) / len(inside) for i in range(len(inside))], where="post", color=op.COLORS.get(c["mode"]), label=lbl)
     ax.set_yscale("log")
     ax.set_xlabel("time since BGSAVE (ms); shaded: snapshot in progress")
-    ax.set_ylabel("GET latency (us, worst per bucket)")
+    ax.set_ylabel("request latency, GET and SET (us, worst per bucket)")
     ax.set_title("Redis client latency around a BGSAVE snapshot")
     ax.legend(fontsize=8)
     note(ax, op.unmeasured_note(op.cells(runs, "redis-snapshot")))
     op.save(fig, outdir, "redis_latency", written)
     ax2.set_xscale("log")
-    ax2.set_xlabel("GET latency during the snapshot (us, worst per bucket)")
+    ax2.set_xlabel("request latency during the snapshot (us, worst per bucket)")
     ax2.set_ylabel("fraction of buckets (CDF)")
     ax2.set_title("Redis latency CDF during BGSAVE")
     ax2.legend(fontsize=8)
@@ -230,15 +266,20 @@ def fuzz(runs, outdir, written):
     cs = [c for c in op.cells(runs, "fuzz") if c["status"] == "ok"]
     if not cs:
         return "no fuzz results"
+    cs = [c for c in cs if op.summary_ci(c, "execs_per_s")]
+    if not cs:
+        return "no fuzz execs_per_s values"
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(cs)), 4.5))
-    meds, errs, names, colors = [], [], [], []
-    for c in cs:
-        m, lo, hi = op.median_ci(op.values(c, "execs_per_s"))
-        meds.append(m)
-        errs.append((m - lo, hi - m))
-        names.append(f"{c['size']} {c['mode']}\n{c['setup'].get('driver', '?')}")
-        colors.append(op.COLORS.get(c["mode"]))
-    ax.bar(range(len(cs)), meds, yerr=[[e[0] for e in errs], [e[1] for e in errs]], color=colors, capsize=3)
+    no_ci = False
+    for i, c in enumerate(cs):
+        m, lo, hi = op.summary_ci(c, "execs_per_s")  # the harness's median and 95% CI
+        color = op.COLORS.get(c["mode"])
+        if lo is None:  # hollow: no interval to draw
+            no_ci = True
+            ax.bar([i], [m], color="white", edgecolor=color, hatch="//", linewidth=1.5)
+        else:
+            ax.bar([i], [m], yerr=[[m - lo], [hi - m]], color=color, capsize=3)
+    names = [f"{c['size']} {c['mode']}\n{c['setup'].get('driver', '?')}" for c in cs]
     ax.set_xticks(range(len(cs)))
     ax.set_xticklabels(names, fontsize=8)
     ax.set_ylabel("executions per second (median, 95% CI)")
@@ -246,7 +287,8 @@ def fuzz(runs, outdir, written):
     ax.text(0.98, 0.97, f"paper: AFL on SQLite {op.PAPER['afl_sqlite_speedup']}x with ODF\n"
             f"patch set README: {op.PAPER['afl_sqlite_speedup_patchset']}x",
             transform=ax.transAxes, ha="right", va="top", fontsize=8, color="#2ca02c")
-    note(ax, op.unmeasured_note(op.cells(runs, "fuzz")))
+    note(ax, join_notes(op.unmeasured_note(op.cells(runs, "fuzz")),
+                        no_ci_caption(no_ci, op.MIN_N_95, what="Hollow hatched bars")))
     op.save(fig, outdir, "fuzz", written)
     plt.close(fig)
     return None

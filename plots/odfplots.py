@@ -1,5 +1,7 @@
-"""Shared by the figure scripts: reading odfbench results, medians with the
-same distribution-free intervals the harness uses, and the paper's numbers.
+"""Shared by the figure scripts: reading odfbench results, the medians and 95%
+intervals the harness wrote into them (summary.<metric>.ci95, null when n was
+too small), the speedup's interval as the harness computes it, and the paper's
+numbers.
 
 Runs with Debian's python3-matplotlib under /usr/bin/python3 (PyPI is not
 reachable where this suite runs).
@@ -12,7 +14,7 @@ MODES = ["fork", "odf", "odf-procfs"]
 COLORS = {"fork": "#444444", "odf": "#d62728", "odf-procfs": "#1f77b4"}
 MARKERS = {"fork": "o", "odf": "s", "odf-procfs": "^"}
 
-# odf-kernel-facts.md §5: EuroSys'21 paper and the patch set's README.
+# docs/odf-kernels.md §5: the EuroSys'21 paper and the patch set's README.
 PAPER = {
     "fork_ms": {1 << 30: 6.5, 50 << 30: 253.9},
     "odf_ms": {1 << 30: 0.10, 50 << 30: 0.94},
@@ -54,18 +56,31 @@ def run_label(path, doc):
     return f"{run['kernel']['release']} ({run['odf']['variant']}{where})"
 
 
-def ci_ranks(n, tail=0.025):
-    """0-based order-statistic ranks bounding the median (as harness/stats.cpp)."""
-    if n == 0:
-        return (0, 0)
-    cdf, pmf, j = 0.0, 0.5 ** n, 0
+# The harness's tails: 2.5% each side for a median's 95% interval, 1.25% for
+# the 97.5% per-median intervals a speedup's 95% interval is built from.
+TAIL_95 = (1, 40)
+TAIL_SPEEDUP = (1, 80)
+NO_CI_NOTE = "hollow markers: no 95% CI (n too small)"
+MIN_N_95 = 6        # smallest n with a 95% interval of a median (2^-6 <= 1/40)
+MIN_N_SPEEDUP = 7   # smallest n per side for the speedup's (2^-7 <= 1/80)
+
+
+def ci_ranks(n, tail=TAIL_95):
+    """0-based order-statistic ranks bounding the median with coverage >= 1 - 2 tail,
+    or None when n is too small for any (as harness/stats.cpp median_ci_ranks).
+
+    Exact integer arithmetic: the largest j with sum_{k<j} C(n, k) <= tail 2^n;
+    tail is a fraction (num, den)."""
+    num, den = tail
+    limit = num << n
+    j, acc, c = 0, 0, 1
     for k in range(n):
-        cdf += pmf
-        if cdf > tail:
+        acc += c  # sum of C(n, i) for i <= k
+        if acc * den > limit:
             break
         j = k + 1
-        pmf *= (n - k) / (k + 1)
-    return (0, n - 1) if j == 0 else (j - 1, n - j)
+        c = c * (n - k) // (k + 1)
+    return None if j == 0 else (j - 1, n - j)
 
 
 def median(v):
@@ -76,21 +91,51 @@ def median(v):
     return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
 
 
-def median_ci(v, tail=0.025):
-    s = sorted(v)
-    lo, hi = ci_ranks(len(s), tail)
-    return median(s), s[lo], s[hi]
+def summary_ci(cell, metric, scale=1.0):
+    """(median, lo, hi) of `metric` in `cell`, divided by `scale`, from the interval
+    the harness wrote (summary.<metric>.ci95).  lo and hi are None when it wrote
+    none (null: n too small) or the file predates it (no ci95 key); the median
+    then comes from the summary, or from the trials if there is no summary."""
+    st = (cell.get("summary") or {}).get(metric)
+    if isinstance(st, dict) and isinstance(st.get("median"), (int, float)):
+        m = st["median"]
+    else:
+        vals = values(cell, metric)
+        if not vals:
+            return None
+        m = median(vals)
+    ci = st.get("ci95") if isinstance(st, dict) else None
+    n = st.get("n") if isinstance(st, dict) else None
+    if (isinstance(ci, list) and len(ci) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in ci)
+            # Files from before issue #18 wrote [min, max] for n < 6 (not 95%) and
+            # [max, min] from n = 1075 (2^-n underflowed): neither is an interval.
+            and ci[0] <= ci[1] and not (isinstance(n, int) and n < MIN_N_95)):
+        return m / scale, ci[0] / scale, ci[1] / scale
+    return m / scale, None, None
 
 
 def speedup(a, b, higher_is_better=False):
-    """A over B with the harness's interval: 97.5% median CIs on each side."""
+    """A over B as the harness computes it (harness/stats.cpp speedup): the ratio of
+    medians with a 95% interval from 97.5% median intervals on each side.
+
+    (value, lo, hi); lo and hi None when a side has too few samples for its
+    97.5% interval (n < 7) or the interval is unbounded; None when the ratio is
+    undefined (no samples, or the denominator's median is 0)."""
     if not a or not b:
         return None
-    ma, alo, ahi = median_ci(a, 0.0125)
-    mb, blo, bhi = median_ci(b, 0.0125)
     if higher_is_better:
-        ma, alo, ahi, mb, blo, bhi = mb, blo, bhi, ma, alo, ahi
-    return ma / mb, alo / bhi, (ahi / blo if blo else math.inf)
+        a, b = b, a
+    a, b = sorted(a), sorted(b)
+    ma, mb = median(a), median(b)
+    if mb == 0:
+        return None
+    ra, rb = ci_ranks(len(a), TAIL_SPEEDUP), ci_ranks(len(b), TAIL_SPEEDUP)
+    if ra is None or rb is None:
+        return ma / mb, None, None
+    alo, ahi, blo, bhi = a[ra[0]], a[ra[1]], b[rb[0]], b[rb[1]]
+    if blo <= 0:
+        return ma / mb, None, None
+    return ma / mb, alo / bhi, ahi / blo
 
 
 def cells(runs, workload):
@@ -110,6 +155,7 @@ def cells(runs, workload):
                 "status": r["status"],
                 "reason": r.get("reason", ""),
                 "trials": r.get("trials", []),
+                "summary": r.get("summary") or {},
                 "setup": r.get("setup", {}),
             })
     return out
@@ -133,3 +179,33 @@ def save(fig, outdir, name, written):
         p = os.path.join(outdir, f"{name}.{ext}")
         fig.savefig(p, dpi=130, bbox_inches="tight")
         written.append(p)
+
+
+def _selftest():
+    """`/usr/bin/python3 plots/odfplots.py`: the intervals against values computed
+    by hand (the same exact sums as tests/unit_stats.cpp MedianCiRanksHandComputed)."""
+    ns = (1, 3, 5, 6, 7, 20, 1075, 5000)
+    assert [ci_ranks(n) for n in ns] == [None, None, None, (0, 5), (0, 6), (5, 14), (504, 570), (2430, 2569)]
+    assert [ci_ranks(n, TAIL_SPEEDUP) for n in ns] == [None, None, None, None, (0, 6), (4, 15), (500, 574), (2420, 2579)]
+    assert ci_ranks(MIN_N_95 - 1) is None and ci_ranks(MIN_N_95)
+    assert ci_ranks(MIN_N_SPEEDUP - 1, TAIL_SPEEDUP) is None and ci_ranks(MIN_N_SPEEDUP, TAIL_SPEEDUP)
+    # tests/unit_stats.cpp Speedup.HandComputedInterval
+    fork, odf = [19, 10, 12, 11, 13, 15, 14, 16, 18, 17], list(range(1, 11))
+    assert speedup(fork, odf) == (14.5 / 5.5, 11 / 9, 18 / 2)
+    assert speedup(odf, fork, higher_is_better=True) == (14.5 / 5.5, 11 / 9, 18 / 2)
+    assert speedup([100, 101, 102, 103, 104], [1, 2, 3, 4, 5]) == (102 / 3, None, None)  # n = 5 < 7
+    assert speedup(fork, [0] * 10) is None  # the denominator's median is 0
+    # The harness's interval is used as written; null, absent or pre-#18 ones are not intervals.
+    cell = {"trials": [{"x": v} for v in range(1, 11)],
+            "summary": {"x": {"n": 10, "median": 5.5, "ci95": [2, 9]}, "y": {"n": 3, "median": 2, "ci95": None},
+                        "z": {"n": 3, "median": 2, "ci95": [1, 3]}, "w": {"n": 1100, "median": 550, "ci95": [1100, 1]}}}
+    assert summary_ci(cell, "x") == (5.5, 2, 9)
+    assert summary_ci(cell, "y") == (2, None, None)
+    assert summary_ci(cell, "z") == (2, None, None)
+    assert summary_ci(cell, "w") == (550, None, None)
+    assert summary_ci({"trials": cell["trials"], "summary": {}}, "x") == (5.5, None, None)
+    print("odfplots: self-test passed")
+
+
+if __name__ == "__main__":
+    _selftest()

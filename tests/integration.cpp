@@ -6,13 +6,17 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <nlohmann/json.hpp>
 
+#include "fork_trial.h"
 #include "odf_detect.h"
 #include "probes.h"
 #include "results_file.h"
@@ -177,6 +181,23 @@ TEST_F(ForkLatencyRun, ChildGetsEveryRegionTableInForkMode)
 		EXPECT_GE(t["child_pgtables_bytes"].get<uint64_t>(), 512u * 1024);
 		EXPECT_FALSE(t["odf_verified"].get<bool>());
 		EXPECT_FALSE(t["sharing_observed"].get<bool>());
+	}
+}
+
+// mm->flags is read through two CO-RE flavors (unsigned long up to 6.16, a
+// bitmap struct after); this kernel exercises one, the vm_guest test's Debian
+// 6.1 the other.  Ground truth: bits 0-1 are the dumpable mode, which a plain
+// process inherits from us (prctl PR_GET_DUMPABLE).
+TEST_F(ForkLatencyRun, ChildMmFlagsCarryTheDumpableMode)
+{
+	REQUIRE_BPF();
+	auto *r = cell("fork");
+	ASSERT_TRUE(r);
+	int dumpable = prctl(PR_GET_DUMPABLE);
+	ASSERT_GT(dumpable, 0);
+	for (auto &t : (*r)["trials"]) {
+		ASSERT_TRUE(t.contains("child_mm_flags")) << t;
+		EXPECT_EQ(t["child_mm_flags"].get<uint64_t>() & 3, static_cast<uint64_t>(dumpable)) << t;
 	}
 }
 
@@ -364,4 +385,185 @@ TEST_F(PostForkAccessRun, ReadingPresentPagesTakesNoPerPageFaults)
 		EXPECT_LE(t["child_faults"].get<uint64_t>(), pages / 100);
 		EXPECT_FALSE(t.contains("parent_faults"));
 	}
+}
+
+// clone(CLONE_THREAD) is not a fork: the clone counter counts processes only.
+TEST(Integration, ThreadCreationIsNotCountedAsAFork)
+{
+	REQUIRE_BPF();
+	auto probes = open_probes(detect_odf());
+	ASSERT_TRUE(probes->attached("clone_syscall"));
+	ProcTable procs(probes->procs_fd());
+	procs.track(getpid());
+	std::thread([] {}).join();
+	std::thread([] {}).join();
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(0);
+	ASSERT_GT(pid, 0);
+	waitpid(pid, nullptr, 0);
+	auto st = procs.read(getpid());
+	procs.clear();
+	ASSERT_TRUE(st);
+	EXPECT_EQ(st->clones, 1u) << "two threads and one fork";
+	EXPECT_EQ(st->thread_clones, 2u);
+	EXPECT_GT(st->clone_ns_last, 0u);
+	EXPECT_EQ(st->unmatched_returns, 0u);
+}
+
+// A clone that returns after its process was tracked mid-call has no entry
+// timestamp: every return probe counts it as unmatched and counts no call.
+// A vfork parent stays inside the syscall until its child exits: track it there.
+TEST(Integration, ReturnWithoutEntryIsCountedNotTimed)
+{
+	REQUIRE_BPF();
+	auto probes = open_probes(detect_odf());
+	ASSERT_TRUE(probes->attached("clone_syscall"));
+	ProcTable procs(probes->procs_fd());
+	int ready[2], gate[2], done[2];
+	ASSERT_EQ(pipe(ready), 0);
+	ASSERT_EQ(pipe(gate), 0);
+	ASSERT_EQ(pipe(done), 0);
+	pid_t p = fork();  // untracked: nothing of ours is in the map yet
+	if (p == 0) {
+		pid_t c = vfork();
+		if (c == 0) {  // the parent is suspended inside vfork while this runs
+			char x = 'r';
+			(void)!write(ready[1], &x, 1);
+			(void)!read(gate[0], &x, 1);
+			_exit(0);
+		}
+		waitpid(c, nullptr, 0);
+		char x = 'd';
+		(void)!write(done[1], &x, 1);
+		pause();
+		_exit(0);
+	}
+	ASSERT_GT(p, 0);
+	char x;
+	ASSERT_EQ(read(ready[0], &x, 1), 1);
+	procs.track(p);  // p is inside vfork now
+	ASSERT_EQ(write(gate[1], "g", 1), 1);
+	ASSERT_EQ(read(done[0], &x, 1), 1);
+	auto st = procs.read(p);
+	kill(p, SIGKILL);
+	waitpid(p, nullptr, 0);
+	procs.clear();
+	for (int fd : {ready[0], ready[1], gate[0], gate[1], done[0], done[1]})
+		close(fd);
+	ASSERT_TRUE(st);
+	EXPECT_EQ(st->unmatched_returns, 1u);
+	EXPECT_EQ(st->clones, 0u);
+	EXPECT_EQ(st->clone_ns_total, 0u);
+}
+
+// A child whose pid was an earlier tracked process's starts from zero.
+// ns_last_pid picks the pid the next fork gets (retried: other processes on
+// the machine may take it first).
+TEST(Integration, ReusedPidStartsFromZero)
+{
+	REQUIRE_BPF();
+	if (access("/proc/sys/kernel/ns_last_pid", W_OK) != 0)
+		GTEST_SKIP() << "no writable /proc/sys/kernel/ns_last_pid (CONFIG_CHECKPOINT_RESTORE off)";
+	auto probes = open_probes(detect_odf());
+	ProcTable procs(probes->procs_fd());
+	procs.track(getpid());
+	int pid_max = 32768;
+	std::ifstream("/proc/sys/kernel/pid_max") >> pid_max;
+	pid_t want = 0, got = -1;
+	for (int attempt = 0; attempt < 50 && got != want; ++attempt) {
+		want = pid_max / 2 + attempt * 97;
+		__u32 key = static_cast<__u32>(want);
+		proc_stats stale{};
+		stale.faults_user = 999;
+		stale.clones = 5;
+		ASSERT_EQ(bpf_map_update_elem(probes->procs_fd(), &key, &stale, BPF_ANY), 0);
+		{
+			std::ofstream f("/proc/sys/kernel/ns_last_pid");
+			f << want - 1;
+		}
+		int gate[2];
+		ASSERT_EQ(pipe(gate), 0);
+		got = fork();
+		if (got == 0) {
+			char c;
+			close(gate[1]);
+			(void)!read(gate[0], &c, 1);
+			_exit(0);
+		}
+		close(gate[0]);
+		if (got == want) {
+			auto st = procs.read(got);
+			ASSERT_TRUE(st);
+			EXPECT_EQ(st->faults_user, 0u) << "a stale record survived the fork";
+			EXPECT_EQ(st->clones, 0u);
+			EXPECT_EQ(st->parent_tgid, static_cast<__u32>(getpid()));
+		}
+		close(gate[1]);
+		waitpid(got, nullptr, 0);
+		procs.forget(want);
+	}
+	procs.clear();
+	EXPECT_EQ(got, want) << "could not get the chosen pid in 50 attempts";
+}
+
+// The runner empties the map around every cell: nothing of an earlier cell,
+// nor the runner's own record, reaches the next one or outlives the run.
+TEST(Integration, RunnerLeavesNoRecordBehind)
+{
+	REQUIRE_BPF();
+	auto dir = std::filesystem::temp_directory_path() / ("odfb-clear-" + std::to_string(getpid()));
+	std::filesystem::create_directories(dir);
+	OdfInfo odf = detect_odf();
+	auto probes = Probes::open(odf);
+	ProcTable procs(probes->procs_fd());
+	procs.track(424242);  // a stale record from "an earlier cell"
+	auto spec = parse_spec(nlohmann::json::parse(R"({"workload":"fork-latency","sizes":["16M"],"modes":["fork"],"reps":2,"warmup":0})"));
+	ResultsFile out((dir / "r.json").string());
+	RunOptions o;
+	o.progress = false;
+	int rc = run_spec(spec, odf, *probes, out, o);
+	size_t left = procs.size();
+	std::filesystem::remove_all(dir);
+	EXPECT_EQ(rc, 0);
+	EXPECT_EQ(left, 0u);
+}
+
+// "Not tracked" is never a measured zero: a missing record yields no metric
+// and a named entry in the trial's untracked list.
+TEST(Integration, MissingRecordIsAbsentNotZero)
+{
+	REQUIRE_BPF();
+	OdfInfo odf = detect_odf();
+	auto probes = open_probes(odf);
+	TrialEnv env;
+	env.odf = &odf;
+	env.procs = ProcTable(probes->procs_fd());
+	for (const auto &s : probes->report())
+		env.probe_attached[s.name] = s.attached;
+	nlohmann::json t;
+	auto ps = read_record(t, env, 424243, "parent");
+	EXPECT_FALSE(ps);
+	auto cs = read_record(t, env, 424244, "child", Record::Child);
+	EXPECT_FALSE(cs);
+	ASSERT_TRUE(t.contains("untracked"));
+	EXPECT_EQ(t["untracked"], nlohmann::json({"parent 424243", "child 424244"}));
+	record_fork_evidence(t, env, nullptr, 424244, 256u << 20);
+	record_copy_counters(t, env, nullptr, nullptr);
+	EXPECT_FALSE(t["odf_verified"].get<bool>());
+	EXPECT_FALSE(t.contains("child_pgtables_bytes"));
+	EXPECT_FALSE(t.contains("copy_page_range_calls"));
+}
+
+// A full map refuses a process; track() says so instead of leaving it silently uncounted.
+TEST(Integration, TrackingIntoAFullMapThrows)
+{
+	REQUIRE_BPF();
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "odfb_tiny", sizeof(__u32), sizeof(proc_stats), 1, nullptr);
+	ASSERT_GE(fd, 0);
+	ProcTable t(fd);
+	EXPECT_NO_THROW(t.track(1));
+	EXPECT_THROW(t.track(2), std::runtime_error);
+	EXPECT_THROW(t.track(0), std::runtime_error);
+	close(fd);
 }

@@ -9,6 +9,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 py=/usr/bin/python3
 fail=0
+# The figure library's own checks (median CI ranks against exact binomial sums, reading the harness's intervals).
+$py "$here/../plots/odfplots.py" >"$tmp/self.log" || { echo "FAIL: odfplots self-test"; cat "$tmp/self.log"; fail=1; }
 $py "$here/../plots/make_figures.py" -o "$tmp/both" "$fx/odf-6.0.6-tcg.json" "$fx/host-6.18-no-odf.json" >"$tmp/both.log" || { cat "$tmp/both.log"; exit 1; }
 for f in fork_latency speedup child_pgtables post_fork_access table_copy redis_latency redis_latency_cdf fuzz; do
 	for ext in png svg; do

@@ -2,7 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "spec.h"
+#include "workload.h"
 
 using namespace odfb;
 using nlohmann::json;
@@ -90,4 +93,22 @@ TEST(Spec, MalformedJsonFileNamesTheFile)
 	} catch (const SpecError &e) {
 		EXPECT_NE(std::string(e.what()).find("malformed.json: not valid JSON"), std::string::npos) << e.what();
 	}
+}
+
+// The registry: by name, one construction per lookup, names unique.
+TEST(Registry, EveryNameMakesThatWorkload)
+{
+	auto names = workload_names();
+	ASSERT_GE(names.size(), 9u);
+	EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+	for (const auto &n : names) {
+		auto w = make_workload(n);
+		ASSERT_TRUE(w) << n;
+		EXPECT_EQ(w->name(), n);
+		EXPECT_FALSE(w->metrics().empty()) << n;
+	}
+	EXPECT_EQ(make_workload("no-such-workload"), nullptr);
+	EXPECT_THROW(register_workload("fork-latency", [] { return make_workload("thp"); }), std::logic_error);
+	// thp builds its fork-latency lazily, so it reports the same metrics.
+	EXPECT_EQ(make_workload("thp")->metrics(), make_workload("fork-latency")->metrics());
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/workloads-quick.json on this machine: every workload runs, and each
-# one's metric agrees with a source independent of it (issue 4).
+# one's metric agrees with a source independent of it.
 set -u
 bin=$(realpath "$1")
 spec=$(realpath "$2")
@@ -58,10 +58,45 @@ for t in fork("fork-rate")["trials"]:
 thp = fork("thp")
 check(thp["setup"]["anon_huge_kb"] >= 200 * 1024 or thp["setup"]["anon_huge_kb"] == 0, f"thp anon_huge_kb {thp['setup']['anon_huge_kb']}")
 # redis: Redis's own fork time against the BPF clone time of the redis process.
-for t in fork("redis-snapshot")["trials"]:
-    us, k = t["latest_fork_usec"] * 1000, t["clone_kernel_ns"]
-    check(0.5 * k <= us <= 2 * k + 200_000, f"redis latest_fork_usec {us} ns vs clone {k} ns")
-    check(t["window_requests"] > 0 and t["baseline_requests"] > 0, f"redis samples {t}")
+# Redis 7.0 times fork() from user space (ustime() before and after glibc's
+# fork(), src/server.c redisFork), so the clone syscall lies inside that interval:
+# clone <= latest_fork_usec, + 1 us as Redis truncates both ends to whole us.
+# How much more Redis counts (atfork handlers, the parent's first COW faults,
+# and above all the parent waiting for a CPU after clone returns) depends on the
+# machine's load: reported, not asserted (docs/workloads.md).
+rs = fork("redis-snapshot")
+load = rs["setup"]["load"]
+rate, conns, interval = load["rate_per_s"], load["connections"], load["schedule_interval_ns"]
+ratios = []
+for t in rs["trials"]:
+    us, k = t["latest_fork_usec"] * 1000, t.get("clone_kernel_ns")
+    if k is None:
+        check(False, f"redis: no clone_kernel_ns (redis_clones {t.get('redis_clones')}, untracked {t.get('untracked')})")
+        continue
+    check(k <= us + 1000, f"redis clone {k} ns > latest_fork_usec {us} ns + 1 us")
+    ratios.append((us / k, (us - k) / 1000))
+    # The open-loop client: every scheduled request sent and answered, one sample each, no gap.
+    sent = t["requests_sent"]
+    check(sent == t["requests_answered"] + t["requests_failed"] == t["requests_scheduled"] and t["requests_failed"] == 0,
+          f"redis requests sent {sent}, answered {t['requests_answered']}, failed {t['requests_failed']}, scheduled {t['requests_scheduled']}")
+    check(t["schedule_max_gap_ns"] <= interval + 1, f"redis series gap {t['schedule_max_gap_ns']} ns > interval {interval} ns")
+    check(t["before_requests"] + t["during_requests"] + t["after_requests"] == sent, f"redis phases do not add up to {sent}")
+    check(sum(p[2] for p in t["latency_series"]) == sent, "redis latency_series counts do not add up to the requests sent")
+    for ph in ("before", "during", "after"):
+        v = [t[f"{ph}_{q}_ns"] for q in ("p50", "p99", "p999", "max")]
+        check(t[f"{ph}_requests"] > 0 and v == sorted(v), f"redis {ph}: {t[f'{ph}_requests']} requests, p50/p99/p999/max {v}")
+    # Every request due while the snapshot ran counts in "during" (the schedule's arithmetic) ...
+    check(t["during_requests"] >= int(rate * t["snapshot_ns"] / 1e9) - 1,
+          f"redis during_requests {t['during_requests']} < rate x snapshot {rate * t['snapshot_ns'] / 1e9:.0f}")
+    # ... and Redis serves nothing while it forks: a request due just after the fork began
+    # waits for its end, so the client saw the stall (a closed-loop client sees it once).
+    if us > 2 * interval:
+        check(t["during_max_ns"] >= us - interval - 1000, f"redis during_max_ns {t['during_max_ns']} < fork {us} ns - interval")
+    # The mix: SETs are write_fraction of the requests (within 6 sigma of the binomial).
+    wf = load["write_fraction"]
+    check(abs(t["writes_sent"] - wf * sent) <= 6 * (sent * wf * (1 - wf)) ** 0.5 + 1, f"redis writes {t['writes_sent']} of {sent}, fraction {wf}")
+print("redis-snapshot: latest_fork_usec / clone_kernel_ns = " + ", ".join(f"{r:.3f} (+{d:.0f} us)" for r, d in ratios)
+      + f"; load {rate:.0f} req/s, {conns} connections, {load['write_fraction']:.0%} SET")
 # fuzz: executions the driver (or AFL) counted against forks BPF saw.
 for r in cells[("fuzz", "fork")]:
     assert r["status"] == "ok", r.get("reason")

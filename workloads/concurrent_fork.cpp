@@ -20,6 +20,7 @@ namespace {
 struct HolderReport {
 	uint64_t fork_ns = 0, start_ns = 0, end_ns = 0;
 	proc_stats stats{};
+	bool tracked = false;  // false: no record, stats are not a measurement
 	pid_t child = 0;
 	int err = 0;
 };
@@ -27,14 +28,14 @@ struct HolderReport {
 class ConcurrentFork final : public Workload {
 public:
 	~ConcurrentFork() override { stop_holders(); }
-	std::string name() const override { return "concurrent-fork"; }
 	std::string description() const override
 	{
 		return "N processes each holding `size` fork at once (params.procs, default 3)";
 	}
-	std::vector<std::string> metrics() const override
+	std::vector<Metric> metrics() const override
 	{
-		return {"fork_ns", "fork_ns_max", "fork_ns_min", "forks_per_s", "procs", "odf_verified"};
+		return {Metric::ns("fork_ns"), Metric::ns("fork_ns_max"), Metric::ns("fork_ns_min"), Metric::rate("forks_per_s"),
+			Metric::count("procs"), Metric::flag("odf_verified")};
 	}
 	void validate(const Params &p) const override
 	{
@@ -81,7 +82,12 @@ public:
 			first = std::min(first, r.start_ns);
 			last = std::max(last, r.end_ns);
 			nlohmann::json ev;
-			record_fork_evidence(ev, env, r.stats, r.child, size_);
+			if (!r.tracked)
+				ev["untracked"] = {fmt::format("holder {}", holders_[i].pid)};
+			record_fork_evidence(ev, env, r.tracked ? &r.stats : nullptr, r.child, size_);
+			if (ev.contains("untracked"))
+				for (auto &u : ev["untracked"])
+					t["untracked"].push_back(u);
 			verified &= ev["odf_verified"].get<bool>();
 			ev["fork_ns"] = r.fork_ns;
 			each.push_back(ev);
@@ -160,7 +166,10 @@ private:
 				else
 					waitpid(pid, nullptr, 0);
 				r.child = pid;
-				r.stats = env.procs.read(self).value_or(proc_stats{});
+				if (auto ps = env.procs.read(self)) {
+					r.stats = *ps;
+					r.tracked = true;
+				}
 				env.procs.forget(pid);
 				(void)!write(report, &r, sizeof(r));
 			}
@@ -188,4 +197,4 @@ private:
 }  // namespace odfb
 
 using odfb::ConcurrentFork;
-ODFBENCH_WORKLOAD(ConcurrentFork)
+ODFBENCH_WORKLOAD("concurrent-fork", ConcurrentFork)

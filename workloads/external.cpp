@@ -28,12 +28,23 @@ namespace {
 
 class External final : public Workload {
 public:
-	std::string name() const override { return "external"; }
 	std::string description() const override
 	{
 		return "a program given in the spec (params.command, params.metric: regex on stdout or a JSON file)";
 	}
-	std::vector<std::string> metrics() const override { return {"metric", "wall_ns", "forks", "odf_verified"}; }
+	std::vector<Metric> metrics() const override
+	{
+		return {{"metric", "", false}, Metric::ns("wall_ns"), Metric::count("forks"), Metric::flag("odf_verified")};
+	}
+	// The program's metric: its unit and direction come from the spec.
+	std::vector<Metric> metrics_for(const Params &p) const override
+	{
+		auto m = metrics();
+		auto spec = p.extra.value("metric", nlohmann::json::object());
+		m[0].unit = spec.value("unit", spec.value("name", std::string()));
+		m[0].higher_is_better = spec.value("higher_is_better", false);
+		return m;
+	}
 	bool switches_odf_itself() const override { return true; }
 	void validate(const Params &p) const override
 	{
@@ -125,13 +136,13 @@ public:
 		t["metric"] = read_metric(p.extra["metric"], stdout_path, out);
 		t["metric_name"] = p.extra["metric"]["name"];
 		t["launch"] = l.evidence;
-		auto ps = env.procs.read(l.pid).value_or(proc_stats{});
-		if (env.probe("sched_process_fork"))
-			t["forks"] = ps.forks;
-		if (ps.forks > 0) {
-			proc_stats last = ps;
+		auto ps = read_record(t, env, l.pid, "program", Record::Child);
+		if (ps && env.probe("sched_process_fork"))
+			t["forks"] = ps->forks;
+		if (ps && ps->forks > 0) {
+			proc_stats last = *ps;
 			last.forks = 1;  // judged on its last fork
-			record_fork_evidence(t, env, last, static_cast<pid_t>(ps.last_child_tgid), p.size_bytes);
+			record_fork_evidence(t, env, &last, static_cast<pid_t>(ps->last_child_tgid), p.size_bytes);
 		} else {
 			t["odf_verified"] = false;  // a program that never forks gets nothing from ODF
 		}
@@ -176,4 +187,4 @@ private:
 }  // namespace odfb
 
 using odfb::External;
-ODFBENCH_WORKLOAD(External)
+ODFBENCH_WORKLOAD("external", External)

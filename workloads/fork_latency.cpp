@@ -20,17 +20,30 @@ namespace {
 
 class ForkLatency final : public Workload {
 public:
-	std::string name() const override { return "fork-latency"; }
 	std::string description() const override
 	{
 		return "fork of a prefaulted private anonymous region; child exits at once";
 	}
-	std::vector<std::string> metrics() const override
+	std::vector<Metric> metrics() const override
 	{
-		return {"fork_ns", "child_start_ns", "clone_kernel_ns", "child_pgtables_bytes", "parent_pgtables_bytes",
-			"parent_faults", "child_faults", "rusage_parent_minflt", "rusage_child_minflt", "tables_shared_est",
-			"parent_vmas", "copy_page_range_calls", "copy_page_range_ns", "cpte_fork", "cpte_fault", "handle_cow_pte_calls",
-			"tfork_table_copies", "odf_verified"};
+		return {Metric::ns("fork_ns"),
+			Metric::ns("child_start_ns"),
+			Metric::ns("clone_kernel_ns"),
+			Metric::bytes("child_pgtables_bytes"),
+			Metric::bytes("parent_pgtables_bytes"),
+			Metric::count("parent_faults"),
+			Metric::count("child_faults"),
+			Metric::count("rusage_parent_minflt"),
+			Metric::count("rusage_child_minflt"),
+			Metric::count("tables_shared_est"),
+			Metric::count("parent_vmas"),
+			Metric::count("copy_page_range_calls"),
+			Metric::ns("copy_page_range_ns"),
+			Metric::count("cpte_fork"),
+			Metric::count("cpte_fault"),
+			Metric::count("handle_cow_pte_calls"),
+			Metric::count("tfork_table_copies"),
+			Metric::flag("odf_verified")};
 	}
 	void validate(const Params &p) const override
 	{
@@ -91,11 +104,11 @@ public:
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			throw std::runtime_error(fmt::format("trial child {} died: status {:#x}", pid, status));
 
-		auto ps = env.procs.read(self).value_or(proc_stats{});
-		auto cs = env.procs.read(pid).value_or(proc_stats{});
+		nlohmann::json t;
+		auto ps = read_record(t, env, self, "parent");
+		auto cs = read_record(t, env, pid, "child", Record::Child);
 		env.procs.forget(pid);
 
-		nlohmann::json t;
 		t["fork_ns"] = t1 - t0;
 		if (vmas >= 0)
 			t["parent_vmas"] = vmas;
@@ -103,14 +116,16 @@ public:
 			t["child_start_ns"] = tc - t0;
 		t["rusage_parent_minflt"] = ru1.ru_minflt - ru0.ru_minflt;
 		t["rusage_child_minflt"] = rc1.ru_minflt - rc0.ru_minflt;
-		if (env.probe("clone_syscall") && ps.clones == 1)
-			t["clone_kernel_ns"] = ps.clone_ns_last;
+		if (ps && env.probe("clone_syscall") && ps->clones == 1)
+			t["clone_kernel_ns"] = ps->clone_ns_last;
 		if (env.probe("page_fault_user")) {
-			t["parent_faults"] = ps.faults_user;
-			t["child_faults"] = cs.faults_user;
+			if (ps)
+				t["parent_faults"] = ps->faults_user;
+			if (cs)
+				t["child_faults"] = cs->faults_user;
 		}
-		record_fork_evidence(t, env, ps, pid, region_->pte_mapped_bytes());
-		record_copy_counters(t, env, ps, cs);
+		record_fork_evidence(t, env, ps ? &*ps : nullptr, pid, region_->pte_mapped_bytes());
+		record_copy_counters(t, env, ps ? &*ps : nullptr, cs ? &*cs : nullptr);
 		return t;
 	}
 
@@ -122,4 +137,4 @@ private:
 }  // namespace odfb
 
 using odfb::ForkLatency;
-ODFBENCH_WORKLOAD(ForkLatency)
+ODFBENCH_WORKLOAD("fork-latency", ForkLatency)

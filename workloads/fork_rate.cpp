@@ -18,9 +18,11 @@ namespace {
 
 class ForkRate final : public Workload {
 public:
-	std::string name() const override { return "fork-rate"; }
 	std::string description() const override { return "fork+exit+wait cycles per second of a process holding `size` (keep it small)"; }
-	std::vector<std::string> metrics() const override { return {"forks_per_s", "cycle_ns", "cycles", "odf_verified"}; }
+	std::vector<Metric> metrics() const override
+	{
+		return {Metric::rate("forks_per_s"), Metric::ns("cycle_ns"), Metric::count("cycles"), Metric::flag("odf_verified")};
+	}
 	void validate(const Params &p) const override
 	{
 		for (auto &[k, v] : p.extra.items())
@@ -48,20 +50,23 @@ public:
 			if (pid < 0)
 				throw std::runtime_error(fmt::format("fork failed: {}", std::strerror(errno)));
 			waitpid(pid, nullptr, 0);
-			if (cycles == 0)  // the first child's evidence stands for the rest
-				record_fork_evidence(ev, env, env.procs.read(self).value_or(proc_stats{}), pid, region_->pte_mapped_bytes());
+			if (cycles == 0) {  // the first child's evidence stands for the rest
+				auto ps = read_record(ev, env, self, "parent");
+				record_fork_evidence(ev, env, ps ? &*ps : nullptr, pid, region_->pte_mapped_bytes());
+			}
 			env.procs.forget(pid);
 			++cycles;
 			t = now_ns();
 		}
-		auto ps = env.procs.read(self).value_or(proc_stats{});
 		nlohmann::json r = {{"cycles", cycles},
 				    {"forks_per_s", static_cast<double>(cycles) * 1e9 / static_cast<double>(t - t0)},
 				    {"cycle_ns", static_cast<double>(t - t0) / static_cast<double>(cycles)},
 				    {"odf_verified", ev.value("odf_verified", false)},
 				    {"odf_evidence", "the first child of the window"}};
-		if (env.probe("sched_process_fork"))
-			r["bpf_forks"] = ps.forks;
+		if (ev.contains("untracked"))
+			r["untracked"] = ev["untracked"];
+		if (auto ps = read_record(r, env, self, "parent"); ps && env.probe("sched_process_fork"))
+			r["bpf_forks"] = ps->forks;
 		return r;
 	}
 
@@ -74,4 +79,4 @@ private:
 }  // namespace odfb
 
 using odfb::ForkRate;
-ODFBENCH_WORKLOAD(ForkRate)
+ODFBENCH_WORKLOAD("fork-rate", ForkRate)

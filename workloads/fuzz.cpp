@@ -60,14 +60,13 @@ std::string make_case(std::mt19937_64 &rng, uint64_t rows)
 class Fuzz final : public Workload {
 public:
 	~Fuzz() override { stop_target(); }
-	std::string name() const override { return "fuzz"; }
 	std::string description() const override
 	{
 		return "fork-server throughput on an in-memory SQLite database of `size` (AFL++ if present, else built-in driver)";
 	}
-	std::vector<std::string> metrics() const override
+	std::vector<Metric> metrics() const override
 	{
-		return {"execs_per_s", "execs", "bpf_forks", "odf_verified"};
+		return {Metric::rate("execs_per_s"), Metric::count("execs"), Metric::count("bpf_forks"), Metric::flag("odf_verified")};
 	}
 	bool switches_odf_itself() const override { return true; }
 	void validate(const Params &p) const override
@@ -124,11 +123,19 @@ public:
 
 private:
 	// Evidence from the last child the fork server made.
-	void evidence(nlohmann::json &t, TrialEnv &env, const proc_stats &ps)
+	// Judged on the fork server's last fork alone.
+	void evidence(nlohmann::json &t, TrialEnv &env, pid_t server)
 	{
-		proc_stats one = ps;
-		one.forks = 1;  // judged on the last fork alone
-		record_fork_evidence(t, env, one, static_cast<pid_t>(ps.last_child_tgid), size_);
+		auto ps = read_record(t, env, server, "fork-server", Record::Child);
+		if (ps && env.probe("sched_process_fork"))
+			t["bpf_forks"] = ps->forks;
+		if (!ps) {
+			t["odf_verified"] = false;
+			return;
+		}
+		proc_stats one = *ps;
+		one.forks = 1;
+		record_fork_evidence(t, env, &one, static_cast<pid_t>(ps->last_child_tgid), size_);
 	}
 
 	void start_target(TrialEnv &env)
@@ -198,11 +205,8 @@ private:
 			t = now_ns();
 		}
 		execs_total_ += execs;
-		auto ps = env.procs.read(pid_).value_or(proc_stats{});
 		nlohmann::json tr = {{"execs", execs}, {"execs_per_s", static_cast<double>(execs) * 1e9 / static_cast<double>(t - t0)}};
-		if (env.probe("sched_process_fork"))
-			tr["bpf_forks"] = ps.forks;
-		evidence(tr, env, ps);
+		evidence(tr, env, pid_);
 		return tr;
 	}
 
@@ -275,10 +279,7 @@ private:
 				    {"afl_run_time_s", std::stod(kv.count("run_time") ? kv["run_time"] : "0")},
 				    {"afl_launch", l.evidence}};
 		if (server > 0) {
-			auto ps = env.procs.read(server).value_or(proc_stats{});
-			if (env.probe("sched_process_fork"))
-				t["bpf_forks"] = ps.forks;
-			evidence(t, env, ps);
+			evidence(t, env, server);
 			t["server_use_odf"] = read_use_odf(server);
 		} else {
 			t["odf_verified"] = false;
@@ -301,4 +302,4 @@ private:
 }  // namespace odfb
 
 using odfb::Fuzz;
-ODFBENCH_WORKLOAD(Fuzz)
+ODFBENCH_WORKLOAD("fuzz", Fuzz)

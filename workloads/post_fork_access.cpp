@@ -24,23 +24,35 @@ namespace {
 struct AccessResult {
 	uint64_t ns = 0;
 	uint64_t minflt = 0;      // getrusage: the independent count
+	bool counted = false;     // the probe record existed before and after: the counters below are measurements
 	uint64_t bpf_faults = 0;  // page_fault_user during the access only
 	uint64_t cpte_fault = 0, hcp_reused = 0, fallback_fault = 0, tfork_copies = 0;
 };
 
 class PostForkAccess final : public Workload {
 public:
-	std::string name() const override { return "post-fork-access"; }
 	bool counts_faults() const override { return true; }
 	std::string description() const override
 	{
 		return "fork, then the child/parent/both read or write a fraction of the region (the cost ODF moves into faults)";
 	}
-	std::vector<std::string> metrics() const override
+	std::vector<Metric> metrics() const override
 	{
-		return {"total_ns", "fork_ns", "child_access_ns", "parent_access_ns", "child_faults", "parent_faults",
-			"child_minflt", "parent_minflt", "ns_per_fault", "pages_touched", "cpte_fault", "handle_cow_pte_reused",
-			"cow_pte_fallback_fault", "tfork_table_copies", "odf_verified"};
+		return {Metric::ns("total_ns"),
+			Metric::ns("fork_ns"),
+			Metric::ns("child_access_ns"),
+			Metric::ns("parent_access_ns"),
+			Metric::count("child_faults"),
+			Metric::count("parent_faults"),
+			Metric::count("child_minflt"),
+			Metric::count("parent_minflt"),
+			Metric::ns("ns_per_fault"),
+			Metric::count("pages_touched"),
+			Metric::count("cpte_fault"),
+			Metric::count("handle_cow_pte_reused"),
+			Metric::count("cow_pte_fallback_fault"),
+			Metric::count("tfork_table_copies"),
+			Metric::flag("odf_verified")};
 	}
 	void validate(const Params &p) const override
 	{
@@ -131,7 +143,7 @@ public:
 		}
 		close(go[0]);
 		close(report[1]);
-		auto ps_fork = env.procs.read(self).value_or(proc_stats{});
+		auto ps_fork = env.procs.read(self);
 		(void)!write(go[1], "g", 1);
 		AccessResult cr;
 		bool got = read(report[0], &cr, sizeof(cr)) == sizeof(cr);
@@ -150,12 +162,18 @@ public:
 		nlohmann::json t;
 		t["fork_ns"] = t1 - t0;
 		uint64_t total = t1 - t0, faults = 0, access_ns = 0;
+		bool counted = true;
 		auto put = [&](const char *who, const AccessResult &r) {
 			t[fmt::format("{}_access_ns", who)] = r.ns;
 			t[fmt::format("{}_minflt", who)] = r.minflt;
 			total += r.ns;
 			access_ns += r.ns;
-			if (env.probe("page_fault_user")) {
+			if (!r.counted) {
+				if (!t.contains("untracked"))
+					t["untracked"] = nlohmann::json::array();
+				t["untracked"].push_back(who);
+				counted = false;
+			} else if (env.probe("page_fault_user")) {
 				t[fmt::format("{}_faults", who)] = r.bpf_faults;
 				faults += r.bpf_faults;
 			}
@@ -168,6 +186,10 @@ public:
 		t["pages_touched"] = pages_.size();
 		if (faults)
 			t["ns_per_fault"] = static_cast<double>(access_ns) / static_cast<double>(faults);
+		if (!counted) {
+			record_fork_evidence(t, env, ps_fork ? &*ps_fork : nullptr, pid, region_->pte_mapped_bytes());
+			return t;
+		}
 		if (env.probe("copy_pte_range"))
 			t["cpte_fault"] = cr.cpte_fault + pr.cpte_fault;
 		if (env.probe("handle_cow_pte"))
@@ -176,7 +198,7 @@ public:
 			t["cow_pte_fallback_fault"] = cr.fallback_fault + pr.fallback_fault;
 		if (env.probe("tfork_one_pte_table"))
 			t["tfork_table_copies"] = cr.tfork_copies + pr.tfork_copies;
-		record_fork_evidence(t, env, ps_fork, pid, region_->pte_mapped_bytes());
+		record_fork_evidence(t, env, ps_fork ? &*ps_fork : nullptr, pid, region_->pte_mapped_bytes());
 		return t;
 	}
 
@@ -185,7 +207,7 @@ private:
 	// BPF map before and after, so only the access phase is counted.
 	AccessResult access(TrialEnv &env, pid_t me)
 	{
-		auto before = env.procs.read(me).value_or(proc_stats{});
+		auto before = env.procs.read(me);
 		struct rusage ru0, ru1;
 		getrusage(RUSAGE_SELF, &ru0);
 		char *base = region_->data();
@@ -200,15 +222,18 @@ private:
 				sink = sink + base[pg * page];
 		uint64_t dt = now_ns() - t0;
 		getrusage(RUSAGE_SELF, &ru1);
-		auto after = env.procs.read(me).value_or(proc_stats{});
+		auto after = env.procs.read(me);
 		AccessResult r;
 		r.ns = dt;
 		r.minflt = ru1.ru_minflt - ru0.ru_minflt;
-		r.bpf_faults = after.faults_user - before.faults_user;
-		r.cpte_fault = after.cpte_fault - before.cpte_fault;
-		r.hcp_reused = after.hcp_ret1 - before.hcp_ret1;
-		r.fallback_fault = after.fallback_fault - before.fallback_fault;
-		r.tfork_copies = after.tfork_table_copies - before.tfork_table_copies;
+		if (!before || !after)
+			return r;
+		r.counted = true;
+		r.bpf_faults = after->faults_user - before->faults_user;
+		r.cpte_fault = after->cpte_fault - before->cpte_fault;
+		r.hcp_reused = after->hcp_ret1 - before->hcp_ret1;
+		r.fallback_fault = after->fallback_fault - before->fallback_fault;
+		r.tfork_copies = after->tfork_table_copies - before->tfork_table_copies;
 		return r;
 	}
 
@@ -222,4 +247,4 @@ private:
 }  // namespace odfb
 
 using odfb::PostForkAccess;
-ODFBENCH_WORKLOAD(PostForkAccess)
+ODFBENCH_WORKLOAD("post-fork-access", PostForkAccess)

@@ -1,22 +1,30 @@
 // redis-snapshot: a real redis-server (Debian's), filled to `size`, takes a
-// BGSAVE while a client measures request latency.  The fork inside BGSAVE is
-// what ODF speeds up; Redis reports it itself as latest_fork_usec.
+// BGSAVE while an open-loop client population (harness/open_loop.h) sends it
+// GETs and SETs at a fixed rate.  The fork inside BGSAVE is what ODF speeds
+// up; Redis reports it itself as latest_fork_usec.  The SETs overwrite keys of
+// the filled dataset, so the parent takes copy-on-write faults while the
+// child saves: the cost ODF moves from fork time to fault time.
 //
 // Redis runs on a unix socket in the cell's scratch directory: no TCP port,
 // no persistence of its own (save ""), its files removed with the cell.
 // ODF: mode odf starts redis through the launcher (on from its first
 // instruction); mode odf-procfs writes /proc/<redis>/use_odf before BGSAVE.
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <random>
+#include <sstream>
 #include <stdexcept>
-#include <thread>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +33,7 @@
 
 #include "fork_trial.h"
 #include "odf_switch.h"
+#include "open_loop.h"
 #include "sysinfo.h"
 #include "workload.h"
 
@@ -32,6 +41,20 @@ namespace odfb {
 namespace {
 
 constexpr int kValueBytes = 1024;
+constexpr uint64_t kSaveTimeoutNs = 600'000'000'000ull;
+// Load outside the snapshot more than this behind schedule: the client did
+// not sustain the rate (load_kept_up false).
+constexpr uint64_t kBehindLimitNs = 10'000'000;
+constexpr size_t kMaxSeriesBins = 4000;
+
+// The load's defaults.  4000 requests/s over 4 connections is sustained with
+// room to spare on a 2-core machine beside Redis and its BGSAVE child
+// (docs/workloads.md has the measurement).
+constexpr double kDefaultRate = 4000;
+constexpr double kDefaultWriteFraction = 0.2;
+constexpr unsigned kDefaultConnections = 4;
+constexpr int64_t kDefaultBaselineMs = 500, kDefaultAfterMs = 500, kDefaultBinMs = 10;
+constexpr int64_t kDefaultMaxSamples = 1'000'000;
 
 class Redis {
 public:
@@ -89,58 +112,234 @@ private:
 	redisContext *c_ = nullptr;
 };
 
-struct Sample {
-	uint64_t at_ns, latency_ns;
+// One load connection: its own hiredis context, used only by its own thread.
+// GET or SET (a fraction `write_fraction` of the requests) of a random key of
+// the filled dataset (key:0 .. key:<keys-1>, kValueBytes each).
+class LoadConn {
+public:
+	LoadConn(std::string socket, uint64_t keys, double write_fraction, uint64_t seed)
+		: socket_(std::move(socket)), keys_(keys), write_fraction_(write_fraction), rng_(seed), value_(kValueBytes, 'w')
+	{
+	}
+	~LoadConn()
+	{
+		if (c_)
+			redisFree(c_);
+	}
+	LoadConn(const LoadConn &) = delete;
+	LoadConn &operator=(const LoadConn &) = delete;
+	void connect()
+	{
+		if (c_)
+			redisFree(c_);
+		c_ = redisConnectUnix(socket_.c_str());
+		if (!c_ || c_->err) {
+			std::string e = c_ ? c_->errstr : "out of memory";
+			if (c_)
+				redisFree(c_);
+			c_ = nullptr;
+			throw std::runtime_error(fmt::format("cannot connect to redis on {}: {}", socket_, e));
+		}
+		struct timeval tv = {60, 0};  // a request stuck this long fails instead of hanging the trial
+		redisSetTimeout(c_, tv);
+	}
+	// One request; throws (a failed request) with what went wrong.
+	bool request()
+	{
+		if (!c_)
+			connect();  // after a connection error
+		bool write = coin_(rng_) < write_fraction_;
+		char key[32];
+		int kl = snprintf(key, sizeof key, "key:%llu", static_cast<unsigned long long>(rng_() % keys_));
+		const char *argv[3] = {write ? "SET" : "GET", key, value_.data()};
+		size_t lens[3] = {3, static_cast<size_t>(kl), value_.size()};
+		(write ? sets_ : gets_)++;
+		auto *r = static_cast<redisReply *>(redisCommandArgv(c_, write ? 3 : 2, argv, lens));
+		if (!r) {
+			std::string e = c_->errstr;
+			redisFree(c_);
+			c_ = nullptr;
+			throw std::runtime_error(fmt::format("{} {}: {}", argv[0], key, e));
+		}
+		std::string bad;
+		if (r->type == REDIS_REPLY_ERROR)
+			bad = std::string(r->str, r->len);
+		else if (write && !(r->type == REDIS_REPLY_STATUS && std::string_view(r->str, r->len) == "OK"))
+			bad = "reply is not OK";
+		else if (!write && r->type != REDIS_REPLY_STRING)
+			bad = "no such key (the filled dataset lost it)";
+		else if (!write && r->len != kValueBytes)
+			bad = fmt::format("value of {} bytes, not {}", r->len, kValueBytes);
+		freeReplyObject(r);
+		if (!bad.empty())
+			throw std::runtime_error(fmt::format("{} {}: {}", argv[0], key, bad));
+		return true;
+	}
+	uint64_t gets() const { return gets_; }
+	uint64_t sets() const { return sets_; }
+
+private:
+	std::string socket_;
+	uint64_t keys_;
+	double write_fraction_;
+	std::mt19937_64 rng_;
+	std::uniform_real_distribution<double> coin_{0.0, 1.0};
+	std::string value_;
+	redisContext *c_ = nullptr;
+	uint64_t gets_ = 0, sets_ = 0;
 };
 
-struct Percentiles {
-	double p50 = 0, p99 = 0, p999 = 0, max = 0;
-	size_t n = 0;
-};
-
-Percentiles percentiles(std::vector<uint64_t> v)
+// The BGSAVE child of `parent`, or -1: /proc/<parent>/task/<parent>/children
+// (CONFIG_PROC_CHILDREN), else a scan of /proc for its parent pid.
+pid_t parent_of(pid_t pid)
 {
-	Percentiles p;
-	p.n = v.size();
-	if (v.empty())
-		return p;
-	std::sort(v.begin(), v.end());
-	auto at = [&](double q) { return static_cast<double>(v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))]); };
-	p.p50 = at(0.5);
-	p.p99 = at(0.99);
-	p.p999 = at(0.999);
-	p.max = static_cast<double>(v.back());
-	return p;
+	std::ifstream f(fmt::format("/proc/{}/stat", pid));
+	std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+	auto rp = s.rfind(')');
+	if (rp == std::string::npos)
+		return -1;
+	std::istringstream in(s.substr(rp + 1));
+	std::string state;
+	pid_t ppid = -1;
+	in >> state >> ppid;
+	return ppid;
+}
+
+pid_t child_of(pid_t parent)
+{
+	std::ifstream f(fmt::format("/proc/{}/task/{}/children", parent, parent));
+	pid_t c = -1;
+	if (f && (f >> c) && c > 0)
+		return c;
+	std::error_code ec;
+	for (const auto &e : std::filesystem::directory_iterator("/proc", ec)) {
+		const std::string n = e.path().filename().string();
+		if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos)
+			continue;
+		pid_t p = static_cast<pid_t>(std::stol(n));
+		if (parent_of(p) == parent)
+			return p;
+	}
+	return -1;
+}
+
+// Validation of the optional numeric params: clear messages, never a JSON
+// type error (the spec fuzzer calls validate() with anything).
+std::optional<double> number_param(const Params &p, const char *k)
+{
+	if (!p.extra.contains(k))
+		return std::nullopt;
+	const auto &v = p.extra[k];
+	if (!v.is_number())
+		throw std::invalid_argument(fmt::format("params.{}: expected a number, got {}", k, v.dump()));
+	return v.get<double>();
+}
+
+std::optional<int64_t> integer_param(const Params &p, const char *k, int64_t lo, int64_t hi, const char *what)
+{
+	if (!p.extra.contains(k))
+		return std::nullopt;
+	const auto &v = p.extra[k];
+	if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi)) ||
+	    v.get<int64_t>() < lo || v.get<int64_t>() > hi)
+		throw std::invalid_argument(fmt::format("params.{}: expected an integer from {} to {} ({}), got {}", k, lo, hi, what, v.dump()));
+	return v.get<int64_t>();
+}
+
+struct LoadParams {
+	double rate = kDefaultRate, write_fraction = kDefaultWriteFraction;
+	unsigned connections = kDefaultConnections;
+	int64_t baseline_ms = kDefaultBaselineMs, after_ms = kDefaultAfterMs, bin_ms = kDefaultBinMs;
+	int64_t max_samples = kDefaultMaxSamples;
+};
+
+// Every load parameter, checked; throws std::invalid_argument naming it.
+LoadParams load_params(const Params &p)
+{
+	LoadParams l;
+	if (auto r = number_param(p, "rate")) {
+		if (!(*r > 0) || *r > 1e6)
+			throw std::invalid_argument(fmt::format(
+				"params.rate: requests per second, all connections together: must be > 0 and at most 1000000, got {}", *r));
+		l.rate = *r;
+	}
+	if (auto w = number_param(p, "write_fraction")) {
+		if (!(*w >= 0 && *w <= 1))
+			throw std::invalid_argument(fmt::format("params.write_fraction: the fraction of requests that are SETs: must be from 0 to 1, got {}", *w));
+		l.write_fraction = *w;
+	}
+	if (auto c = integer_param(p, "connections", 1, 64, "client connections, one thread each"))
+		l.connections = static_cast<unsigned>(*c);
+	if (auto b = integer_param(p, "baseline_ms", 1, 600'000, "load before BGSAVE"))
+		l.baseline_ms = *b;
+	if (auto a = integer_param(p, "after_ms", 1, 600'000, "load after the snapshot ends"))
+		l.after_ms = *a;
+	if (auto b = integer_param(p, "bin_ms", 1, 10'000, "bin of the latency series"))
+		l.bin_ms = *b;
+	if (auto m = integer_param(p, "max_samples", 1000, 100'000'000, "latency samples kept"))
+		l.max_samples = *m;
+	for (auto [ms, k] : {std::pair{l.baseline_ms, "baseline_ms"}, std::pair{l.after_ms, "after_ms"}})
+		if (l.rate * static_cast<double>(ms) / 1000 < 1)
+			throw std::invalid_argument(fmt::format("params.{}: {} ms at rate {} holds no request", k, ms, l.rate));
+	double outside = l.rate * static_cast<double>(l.baseline_ms + l.after_ms) / 1000;
+	if (outside * 2 > static_cast<double>(l.max_samples))
+		throw std::invalid_argument(fmt::format(
+			"params.max_samples: {} leaves too little room for the snapshot: the load before and after it alone sends {:.0f} requests",
+			l.max_samples, outside));
+	return l;
 }
 
 class RedisSnapshot final : public Workload {
 public:
 	~RedisSnapshot() override { stop(); }
-	std::string name() const override { return "redis-snapshot"; }
 	std::string description() const override
 	{
-		return "redis-server filled to `size` takes a BGSAVE under client load (latest_fork_usec, client tail latency)";
+		return "redis-server filled to `size` takes a BGSAVE under open-loop GET/SET load (latest_fork_usec, client latency "
+		       "before/during/after the snapshot)";
 	}
-	std::vector<std::string> metrics() const override
+	std::vector<Metric> metrics() const override
 	{
-		return {"latest_fork_usec", "clone_kernel_ns", "snapshot_ns", "window_p50_ns", "window_p99_ns", "window_p999_ns",
-			"window_max_ns", "baseline_p50_ns", "baseline_p99_ns", "baseline_max_ns", "redis_faults", "child_faults", "odf_verified"};
+		std::vector<Metric> m = {Metric::us("latest_fork_usec"), Metric::ns("clone_kernel_ns"), Metric::ns("fork_outside_clone_ns"),
+					 Metric::ns("snapshot_ns")};
+		for (const char *phase : {"during", "before", "after"})
+			for (const char *q : {"p50", "p99", "p999", "max"})
+				m.push_back(Metric::ns(fmt::format("{}_{}_ns", phase, q)));
+		for (const char *n : {"load_behind_ns"})
+			m.push_back(Metric::ns(n));
+		for (const char *n : {"redis_faults", "child_faults"})
+			m.push_back(Metric::count(n));
+		m.push_back(Metric::flag("odf_verified"));
+		return m;
 	}
 	bool switches_odf_itself() const override { return true; }
 	void validate(const Params &p) const override
 	{
-		for (auto &[k, v] : p.extra.items())
-			if (k != "baseline_ms" && k != "server")
-				throw std::invalid_argument(fmt::format("params.{}: unknown parameter for redis-snapshot (known: baseline_ms, server)", k));
+		static const char *known[] = {"baseline_ms", "after_ms", "server", "rate", "write_fraction", "connections", "bin_ms", "max_samples"};
+		for (const auto &item : p.extra.items()) {
+			const std::string &k = item.key();
+			if (std::none_of(std::begin(known), std::end(known), [&k](const char *n) { return k == n; }))
+				throw std::invalid_argument(fmt::format(
+					"params.{}: unknown parameter for redis-snapshot (known: rate, write_fraction, connections, baseline_ms, "
+					"after_ms, bin_ms, max_samples, server)",
+					k));
+		}
+		if (p.extra.contains("server") && (!p.extra["server"].is_string() || p.extra["server"].get<std::string>().empty()))
+			throw std::invalid_argument(fmt::format("params.server: expected a program name or path, got {}", p.extra["server"].dump()));
+		load_params(p);
 		if (p.size_bytes < (16ull << 20))
 			throw std::invalid_argument("size: redis-snapshot needs at least 16M");
 	}
-	uint64_t footprint(const Params &p) const override { return p.size_bytes * 2 + (64ull << 20); }
+	uint64_t footprint(const Params &p) const override
+	{
+		const auto m = p.extra.find("max_samples");  // validate() has checked it; no type error here either way
+		uint64_t samples = m != p.extra.end() && m->is_number_unsigned() ? m->get<uint64_t>() : kDefaultMaxSamples;
+		return p.size_bytes * 2 + (64ull << 20) + samples * sizeof(OpenLoopSample);
+	}
 
 	nlohmann::json setup(TrialEnv &env, const Params &p) override
 	{
 		std::string server = p.extra.value("server", "redis-server");
-		baseline_ns_ = p.extra.value("baseline_ms", 300) * 1'000'000ull;
+		load_ = load_params(p);
 		std::filesystem::create_directories(env.scratch);
 		dir_ = env.scratch + "/redis";
 		std::filesystem::create_directories(dir_);
@@ -168,12 +367,21 @@ public:
 		uint64_t used = std::stoull(r.info("memory", "used_memory"));
 		used_memory_ = used;
 		MissingMetrics missing(env);
-		missing.need("clone_syscall", {"clone_kernel_ns"});
+		missing.need("clone_syscall", {"clone_kernel_ns", "fork_outside_clone_ns"});
 		missing.need("page_fault_user", {"redis_faults", "child_faults"});
 		missing.need("sched_process_fork", {"odf_verified"});
+		nlohmann::json load = {{"rate_per_s", load_.rate},
+				       {"write_fraction", load_.write_fraction},
+				       {"connections", load_.connections},
+				       {"baseline_ms", load_.baseline_ms},
+				       {"after_ms", load_.after_ms},
+				       {"bin_ms", load_.bin_ms},
+				       {"max_samples", load_.max_samples},
+				       {"schedule_interval_ns", 1e9 / load_.rate},
+				       {"behind_limit_ns", kBehindLimitNs}};
 		return {{"redis_version", version}, {"redis_pid", pid_},     {"keys", keys_},
 			{"value_bytes", kValueBytes},  {"used_memory", used},  {"fill_ns", fill_ns},
-			{"launch", l.evidence},        {"missing_metrics", missing.json()}};
+			{"load", load},                {"launch", l.evidence}, {"missing_metrics", missing.json()}};
 	}
 
 	nlohmann::json trial(TrialEnv &env, const Params &) override
@@ -188,105 +396,144 @@ public:
 		if (!ctl.connect())
 			throw std::runtime_error("cannot connect to redis");
 
-		std::atomic<bool> stop{false};
-		std::vector<Sample> samples;
-		std::string load_error;
-		std::thread load([&] {
-			Redis c(socket_);
-			if (!c.connect()) {
-				load_error = "load client cannot connect";
-				return;
-			}
-			std::mt19937_64 rng(7);
-			samples.reserve(1 << 20);
-			while (!stop) {
-				std::string key = fmt::format("key:{}", rng() % keys_);
-				uint64_t a = now_ns();
-				try {
-					c.cmd({"GET", key});
-				} catch (const std::exception &e) {
-					load_error = e.what();
-					return;
-				}
-				uint64_t b = now_ns();
-				samples.push_back({a, b - a});
-			}
+		// The load: open loop, each connection its own thread and hiredis
+		// context.  Its destructor stops and joins it, whatever throws below.
+		std::vector<std::shared_ptr<LoadConn>> conns(load_.connections);
+		OpenLoopConfig cfg;
+		cfg.rate_per_s = load_.rate;
+		cfg.connections = load_.connections;
+		cfg.max_samples = static_cast<size_t>(load_.max_samples);
+		OpenLoop load(cfg, [&](unsigned c) {
+			auto lc = std::make_shared<LoadConn>(socket_, keys_, load_.write_fraction, 7 + c);
+			lc->connect();
+			conns[c] = lc;  // each connection's thread writes only its own slot
+			return OpenLoop::Request([lc] { return lc->request(); });
 		});
-		// Whatever throws below, the load thread is stopped and joined first.
-		struct StopAndJoin {
-			std::atomic<bool> &stop;
-			std::thread &t;
-			~StopAndJoin()
-			{
-				stop = true;
-				if (t.joinable())
-					t.join();
-			}
-		} guard{stop, load};
-		usleep(static_cast<useconds_t>(baseline_ns_ / 1000));
+		uint64_t t0 = load.start();
+		sleep_until_ns(t0 + static_cast<uint64_t>(load_.baseline_ms) * 1'000'000ull);
+
 		env.procs.track(pid_);
 		uint64_t t_save = now_ns();
 		ctl.cmd({"BGSAVE"});
-		uint64_t t_done = 0;
-		while (now_ns() - t_save < 600'000'000'000ull) {
-			usleep(10000);
+		uint64_t t_reply = now_ns();  // Redis replies after its fork() returned
+		// The end of the snapshot: the child's exit (a pidfd), else Redis's
+		// own INFO (which lags it by up to a serverCron period, 100 ms).
+		uint64_t deadline = t_save + kSaveTimeoutNs;
+		pid_t child = child_of(pid_);
+		int pfd = child > 0 ? static_cast<int>(syscall(SYS_pidfd_open, child, 0)) : -1;
+		if (pfd >= 0 && parent_of(child) != pid_) {  // reaped and its pid reused in between
+			close(pfd);
+			pfd = -1;
+		}
+		uint64_t t_exit = 0, t_info = 0;
+		if (pfd >= 0) {
+			struct pollfd pf = {pfd, POLLIN, 0};
+			while (now_ns() < deadline) {
+				int n = poll(&pf, 1, 1000);
+				if (n > 0) {
+					t_exit = now_ns();
+					break;
+				}
+				if (n < 0 && errno != EINTR)
+					break;
+			}
+			close(pfd);
+		}
+		while (now_ns() < deadline) {
 			if (ctl.info("persistence", "rdb_bgsave_in_progress") == "0") {
-				t_done = now_ns();
+				t_info = now_ns();
 				break;
 			}
+			usleep(t_exit ? 2000 : 10000);
 		}
-		usleep(100000);
-		stop = true;
-		load.join();  // samples are complete from here on
-		if (!load_error.empty())
-			throw std::runtime_error(load_error);
-		if (!t_done)
+		if (!t_info)
 			throw std::runtime_error("BGSAVE did not finish in 600 s");
+		uint64_t t_end = t_exit ? t_exit : t_info;
+		// The load runs on until after_ms past the snapshot's end: stop()
+		// returns once every request due before then is answered.
+		load.stop(t_end + static_cast<uint64_t>(load_.after_ms) * 1'000'000ull);
+
+		// Cross-checks of the load: a trial that fails them is no measurement.
+		const auto &tot = load.totals();
+		auto problems = load.problems();
+		if (tot.failed)
+			problems.push_back(fmt::format("{} of {} requests failed (first: {})", tot.failed, tot.sent, tot.first_error));
+		if (!problems.empty()) {
+			std::string all;
+			for (const auto &p : problems)
+				all += (all.empty() ? "" : "; ") + p;
+			throw std::runtime_error("redis-snapshot load: " + all);
+		}
 		if (ctl.info("persistence", "rdb_last_bgsave_status") != "ok")
 			throw std::runtime_error("BGSAVE failed (rdb_last_bgsave_status not ok; see redis.log)");
 
-		std::vector<uint64_t> before, during;
-		for (const auto &s : samples) {
-			if (s.at_ns + s.latency_ns < t_save)
-				before.push_back(s.latency_ns);
-			else if (s.at_ns < t_done)
-				during.push_back(s.latency_ns);
-		}
-		auto pb = percentiles(before), pw = percentiles(during);
-		t["latest_fork_usec"] = std::stoull(ctl.info("stats", "latest_fork_usec"));
-		t["snapshot_ns"] = t_done - t_save;
-		t["baseline_requests"] = pb.n;
-		t["baseline_p50_ns"] = pb.p50;
-		t["baseline_p99_ns"] = pb.p99;
-		t["baseline_max_ns"] = pb.max;
-		t["window_requests"] = pw.n;
-		t["window_p50_ns"] = pw.p50;
-		t["window_p99_ns"] = pw.p99;
-		t["window_p999_ns"] = pw.p999;
-		t["window_max_ns"] = pw.max;
-		// The latency series, thinned to at most 2000 points, for the figure.
-		nlohmann::json series = nlohmann::json::array();
-		size_t step = std::max<size_t>(1, samples.size() / 2000);
-		for (size_t i = 0; i < samples.size(); i += step) {
-			uint64_t worst = 0;
-			for (size_t j = i; j < std::min(samples.size(), i + step); ++j)
-				worst = std::max(worst, samples[j].latency_ns);
-			series.push_back({static_cast<int64_t>(samples[i].at_ns) - static_cast<int64_t>(t_save), worst});
-		}
-		t["latency_series"] = series;  // [ns since BGSAVE, worst latency in the bucket]
-		t["snapshot_window_ns"] = {0, t_done - t_save};
+		// Phases.  Before: answered before BGSAVE was sent.  During: the rest
+		// due before the snapshot ended (a request in flight when BGSAVE went
+		// out waits behind the fork, so it is counted here).  After: due
+		// after the snapshot ended.
+		const auto &s = load.samples();
+		auto is_before = [&](const OpenLoopSample &x) { return x.intended_ns < t_save && x.intended_ns + x.latency_ns <= t_save; };
+		auto before = latency_stats(s, is_before);
+		auto during = latency_stats(s, [&](const OpenLoopSample &x) { return !is_before(x) && x.intended_ns < t_end; });
+		auto after = latency_stats(s, [&](const OpenLoopSample &x) { return x.intended_ns >= t_end; });
+		put_latency_stats(t, "before", before);
+		put_latency_stats(t, "during", during);
+		put_latency_stats(t, "after", after);
+		uint64_t writes = 0;
+		for (const auto &c : conns)
+			writes += c ? c->sets() : 0;
+		t["requests_scheduled"] = tot.scheduled;
+		t["requests_sent"] = tot.sent;
+		t["requests_answered"] = tot.answered;
+		t["requests_failed"] = tot.failed;
+		t["writes_sent"] = writes;
+		t["schedule_max_gap_ns"] = tot.max_gap_ns;
+		// How far behind schedule the client was outside the snapshot; beyond
+		// kBehindLimitNs it did not sustain the rate, and says so.
+		uint64_t behind = std::max(before.max_lag_ns, after.max_lag_ns);
+		t["load_behind_ns"] = behind;
+		t["load_kept_up"] = behind <= kBehindLimitNs;
 
-		auto ps = env.procs.read(pid_).value_or(proc_stats{});
-		pid_t child = static_cast<pid_t>(ps.last_child_tgid);
-		auto cs = env.procs.read(child).value_or(proc_stats{});
-		if (env.probe("clone_syscall") && ps.clones >= 1)
-			t["clone_kernel_ns"] = ps.clone_ns_last;
-		if (env.probe("page_fault_user")) {
-			t["redis_faults"] = ps.faults_user;
-			t["child_faults"] = cs.faults_user;
+		t["latest_fork_usec"] = std::stoull(ctl.info("stats", "latest_fork_usec"));
+		t["bgsave_reply_ns"] = t_reply - t_save;
+		t["snapshot_ns"] = t_end - t_save;
+		t["snapshot_info_ns"] = t_info - t_save;
+		t["snapshot_end_by"] = t_exit ? "child exit" : "INFO rdb_bgsave_in_progress";
+		uint64_t span = s.empty() ? 0 : s.back().intended_ns - s.front().intended_ns;
+		uint64_t bin = std::max<uint64_t>(static_cast<uint64_t>(load_.bin_ms) * 1'000'000ull,
+						  (span / kMaxSeriesBins + 999'999) / 1'000'000 * 1'000'000);
+		t["latency_series"] = latency_series(s, t_save, bin);  // [ns since BGSAVE, worst latency in the bin, requests]
+		t["latency_series_bin_ns"] = bin;
+		t["snapshot_window_ns"] = {0, t_end - t_save};
+
+		// Probe records: a process without one gets no metric (and is named
+		// in t["untracked"]), never a measured 0.
+		auto ps = read_record(t, env, pid_, "redis-server");
+		pid_t bpf_child = ps && ps->forks ? static_cast<pid_t>(ps->last_child_tgid) : 0;
+		if (bpf_child <= 0)
+			bpf_child = child;
+		auto cs = bpf_child > 0 ? read_record(t, env, bpf_child, "bgsave-child", Record::Child) : std::nullopt;
+		if (child > 0)
+			t["bgsave_child_pid"] = child;
+		if (ps && env.probe("clone_syscall")) {
+			t["redis_clones"] = ps->clones;
+			if (ps->clones == 1) {  // the BGSAVE fork and nothing else
+				t["clone_kernel_ns"] = ps->clone_ns_last;
+				// Redis times fork() from user space around the clone syscall:
+				// the difference is what lies outside the syscall (docs/workloads.md).
+				t["fork_outside_clone_ns"] = static_cast<int64_t>(t["latest_fork_usec"].get<uint64_t>() * 1000) -
+							     static_cast<int64_t>(ps->clone_ns_last);
+			}
 		}
-		record_fork_evidence(t, env, ps, child, used_memory_);
-		env.procs.forget(child);
+		if (env.probe("page_fault_user")) {
+			if (ps)
+				t["redis_faults"] = ps->faults_user;
+			if (cs)
+				t["child_faults"] = cs->faults_user;
+		}
+		record_fork_evidence(t, env, ps ? &*ps : nullptr, bpf_child, used_memory_);
+		if (bpf_child > 0)
+			env.procs.forget(bpf_child);
 		t["use_odf_after"] = read_use_odf(pid_);
 		return t;
 	}
@@ -316,11 +563,12 @@ private:
 
 	std::string dir_, socket_;
 	pid_t pid_ = -1, via_ = -1;
-	uint64_t keys_ = 0, used_memory_ = 0, baseline_ns_ = 0;
+	uint64_t keys_ = 0, used_memory_ = 0;
+	LoadParams load_;
 };
 
 }  // namespace
 }  // namespace odfb
 
 using odfb::RedisSnapshot;
-ODFBENCH_WORKLOAD(RedisSnapshot)
+ODFBENCH_WORKLOAD("redis-snapshot", RedisSnapshot)

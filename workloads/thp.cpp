@@ -11,10 +11,8 @@ namespace {
 
 class Thp final : public Workload {
 public:
-	Thp() : inner_(make_workload("fork-latency")) {}
-	std::string name() const override { return "thp"; }
 	std::string description() const override { return "fork-latency with the region on transparent huge pages"; }
-	std::vector<std::string> metrics() const override { return inner_->metrics(); }
+	std::vector<Metric> metrics() const override { return inner().metrics(); }
 	void validate(const Params &p) const override
 	{
 		if (!p.extra.empty())
@@ -22,15 +20,15 @@ public:
 	}
 	nlohmann::json setup(TrialEnv &env, const Params &p) override
 	{
-		auto j = inner_->setup(env, with_thp(p));
+		auto j = inner().setup(env, with_thp(p));
 		// Read before ODF is switched on: smaps of an ODF process is a
-		// suspected hazard (facts §4).
+		// confirmed hazard (docs/odf-kernels.md §4).
 		j["anon_huge_kb"] = smaps_rollup_kb("AnonHugePages");
 		return j;
 	}
 	// The ODF evidence of a THP region is the mm flag alone (Region reports
 	// no PTE-mapped bytes), decided in record_fork_evidence.
-	nlohmann::json trial(TrialEnv &env, const Params &p) override { return inner_->trial(env, with_thp(p)); }
+	nlohmann::json trial(TrialEnv &env, const Params &p) override { return inner().trial(env, with_thp(p)); }
 
 private:
 	static int64_t smaps_rollup_kb(const std::string &field)
@@ -47,11 +45,19 @@ private:
 		p.extra["thp"] = true;
 		return p;
 	}
-	std::unique_ptr<Workload> inner_;
+	// fork-latency does the work; made on first use, never during static
+	// initialization (its registration may not have run yet then).
+	Workload &inner() const
+	{
+		if (!inner_)
+			inner_ = make_workload("fork-latency");
+		return *inner_;
+	}
+	mutable std::unique_ptr<Workload> inner_;
 };
 
 }  // namespace
 }  // namespace odfb
 
 using odfb::Thp;
-ODFBENCH_WORKLOAD(Thp)
+ODFBENCH_WORKLOAD("thp", Thp)

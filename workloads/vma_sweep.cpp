@@ -26,11 +26,11 @@ public:
 		if (base_)
 			munmap(base_, span_);  // holes included: munmap of a range with gaps is fine
 	}
-	std::string name() const override { return "vma-sweep"; }
 	std::string description() const override { return "fork of `size` split into params.vmas separate mappings (default 1024)"; }
-	std::vector<std::string> metrics() const override
+	std::vector<Metric> metrics() const override
 	{
-		return {"fork_ns", "clone_kernel_ns", "parent_vmas", "copy_page_range_calls", "copy_page_range_ns", "odf_verified"};
+		return {Metric::ns("fork_ns"), Metric::ns("clone_kernel_ns"), Metric::count("parent_vmas"),
+			Metric::count("copy_page_range_calls"), Metric::ns("copy_page_range_ns"), Metric::flag("odf_verified")};
 	}
 	void validate(const Params &p) const override
 	{
@@ -89,14 +89,14 @@ public:
 		if (pid < 0)
 			throw std::runtime_error(fmt::format("fork failed: {}", std::strerror(errno)));
 		waitpid(pid, nullptr, 0);
-		auto ps = env.procs.read(self).value_or(proc_stats{});
-		auto cs = env.procs.read(pid).value_or(proc_stats{});
-		env.procs.forget(pid);
 		nlohmann::json t = {{"fork_ns", t1 - t0}, {"parent_vmas", vmas}};
-		if (env.probe("clone_syscall") && ps.clones == 1)
-			t["clone_kernel_ns"] = ps.clone_ns_last;
-		record_fork_evidence(t, env, ps, pid, region_bytes_);
-		record_copy_counters(t, env, ps, cs);
+		auto ps = read_record(t, env, self, "parent");
+		auto cs = read_record(t, env, pid, "child", Record::Child);
+		env.procs.forget(pid);
+		if (ps && env.probe("clone_syscall") && ps->clones == 1)
+			t["clone_kernel_ns"] = ps->clone_ns_last;
+		record_fork_evidence(t, env, ps ? &*ps : nullptr, pid, region_bytes_);
+		record_copy_counters(t, env, ps ? &*ps : nullptr, cs ? &*cs : nullptr);
 		return t;
 	}
 
@@ -109,4 +109,4 @@ private:
 }  // namespace odfb
 
 using odfb::VmaSweep;
-ODFBENCH_WORKLOAD(VmaSweep)
+ODFBENCH_WORKLOAD("vma-sweep", VmaSweep)

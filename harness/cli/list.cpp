@@ -1,0 +1,46 @@
+// odfbench list: the workloads, modes and probes this build has.
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli.h"
+#include "probe_table.h"
+#include "workload.h"
+
+namespace odfb::cli {
+namespace {
+
+int list(bool as_json)
+{
+	nlohmann::json j = {{"workloads", nlohmann::json::array()}, {"probes", nlohmann::json::array()}};
+	for (const auto &n : workload_names()) {
+		auto w = make_workload(n);
+		j["workloads"].push_back({{"name", n}, {"description", w->description()}, {"metrics", metrics_json(w->metrics())}});
+	}
+	for (const auto &d : probe_defs())
+		j["probes"].push_back(d.name);
+	j["modes"] = {"fork", "odf", "odf-procfs"};
+	if (as_json) {
+		std::cout << j.dump(2) << "\n";
+		return 0;
+	}
+	fmt::print("workloads:\n");
+	for (const auto &w : j["workloads"])
+		fmt::print("  {:<16} {}\n", w["name"].get<std::string>(), w["description"].get<std::string>());
+	fmt::print("modes:\n  fork, odf, odf-procfs\nprobes:\n");
+	for (const auto &p : j["probes"])
+		fmt::print("  {}\n", p.get<std::string>());
+	return 0;
+}
+
+}  // namespace
+
+void add_list_command(CLI::App &app, int &exit_code)
+{
+	auto json = std::make_shared<bool>(false);
+	auto *sub = app.add_subcommand("list", "List workloads, modes and probes");
+	sub->add_flag("--json", *json, "JSON output");
+	sub->callback([json, &exit_code] { exit_code = list(*json); });
+}
+
+}  // namespace odfb::cli

@@ -1,0 +1,150 @@
+// odfbench run: an experiment spec, from a file or from flags.
+#include <memory>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli.h"
+#include "odf_detect.h"
+#include "results_file.h"
+#include "runner.h"
+#include "spec.h"
+#include "supervise.h"
+#include "sysinfo.h"
+
+namespace odfb::cli {
+namespace {
+
+struct RunArgs {
+	std::string spec_path, workload, sizes, modes, output, params_json;
+	int reps = -1, warmup = -1;  // -1: not given
+	bool no_progress = false;
+	std::string fault_probe = "auto";
+	int cell_timeout = 1800;
+	ProbeFlags pf;
+};
+
+// The spec from a file or from the flags; throws SpecError.
+RunSpec build_spec(const RunArgs &a)
+{
+	RunSpec spec;
+	if (!a.spec_path.empty()) {
+		if (!a.workload.empty() || !a.sizes.empty() || !a.modes.empty() || !a.params_json.empty())
+			throw SpecError("give either a spec file or --workload/--sizes/--modes/--params, not both");
+		spec = load_spec_file(a.spec_path);
+		for (auto &e : spec.experiments) {
+			if (a.reps >= 0)
+				e.reps = a.reps;
+			if (a.warmup >= 0)
+				e.warmup = a.warmup;
+		}
+	} else {
+		if (a.workload.empty())
+			throw SpecError("--workload is required without a spec file");
+		nlohmann::json j = {{"workload", a.workload}};
+		if (a.sizes.empty())
+			throw SpecError("--sizes is required without a spec file");
+		j["sizes"] = a.sizes;
+		if (!a.modes.empty())
+			j["modes"] = a.modes;
+		if (a.reps != -1)
+			j["reps"] = a.reps;
+		if (a.warmup != -1)
+			j["warmup"] = a.warmup;
+		if (!a.params_json.empty()) {
+			try {
+				j["params"] = nlohmann::json::parse(a.params_json);
+			} catch (const nlohmann::json::parse_error &) {
+				throw SpecError(fmt::format("--params: not valid JSON: {}", a.params_json));
+			}
+		}
+		spec = parse_spec(j);
+	}
+	if (!a.output.empty())
+		spec.output = a.output;
+	if (a.reps == 0 || a.reps < -1)
+		throw SpecError(fmt::format("--reps: {} is out of range [1, 1000000]", a.reps));
+	if (a.warmup < -1)
+		throw SpecError(fmt::format("--warmup: {} is out of range [0, 1000000]", a.warmup));
+	return spec;
+}
+
+// Everything is validated before any work starts, so bad input leaves no file.
+int run(const RunArgs &a)
+{
+	RunSpec spec;
+	try {
+		spec = build_spec(a);
+	} catch (const SpecError &e) {
+		die(e.what());
+	}
+	std::string why;
+	if (!have_bpf_privileges(why))
+		die(why);
+	RunOptions ropts;
+	ropts.progress = !a.no_progress;
+	if (a.cell_timeout < 1)
+		die(fmt::format("--cell-timeout: {} is out of range [1, 1000000]", a.cell_timeout));
+	ropts.cell_timeout_s = a.cell_timeout;
+	ropts.fault_probe = a.fault_probe;
+	try {
+		if (spec.fit_to_memory) {
+			fit_to_memory(spec, ropts);
+			for (const auto &c : spec.capped)
+				fmt::print(stderr, "capped: {}\n", c);
+			if (spec.experiments.empty())
+				throw SpecError("every size of this spec is beyond the memory guard on this machine");
+		}
+		check_memory(spec, ropts);
+	} catch (const SpecError &e) {
+		die(e.what());
+	}
+	std::unique_ptr<ResultsFile> out;
+	try {
+		out = std::make_unique<ResultsFile>(spec.output ? *spec.output : ResultsFile::default_path("results", spec.name));
+	} catch (const std::exception &e) {
+		die(e.what());
+	}
+	OdfInfo odf = detect_odf();
+	std::unique_ptr<Probes> probes;
+	try {
+		probes = Probes::open(odf, a.pf.options());
+	} catch (const std::exception &e) {
+		unlink(out->path().c_str());  // nothing was measured: leave no file
+		die(e.what());
+	}
+	install_signal_handlers();
+	try {
+		return run_spec(spec, odf, *probes, *out, ropts);
+	} catch (const std::exception &e) {
+		die(e.what(), 1);
+	}
+}
+
+}  // namespace
+
+void add_run_command(CLI::App &app, int &exit_code)
+{
+	auto a = std::make_shared<RunArgs>();
+	auto *sub = app.add_subcommand("run", "Run an experiment spec, or one given by flags");
+	sub->add_option("spec", a->spec_path, "Experiment spec (JSON), e.g. bench/fork-latency-quick.json");
+	sub->add_option("-w,--workload", a->workload, "Workload name (see `odfbench list`)");
+	sub->add_option("-s,--sizes", a->sizes, "Footprints, e.g. 64M,256M,1G");
+	sub->add_option("-m,--modes", a->modes, "fork,odf,odf-procfs");
+	sub->add_option("-n,--reps", a->reps, "Measured trials per cell");
+	sub->add_option("--warmup", a->warmup, "Warmup trials per cell (not summarized)");
+	sub->add_option("-o,--output", a->output, "Results file (must not exist); default results/<name>-<time>.json");
+	sub->add_option("--params", a->params_json, "Workload parameters as a JSON object, e.g. '{\"thp\":true}'");
+	sub->add_flag("--no-progress", a->no_progress, "No progress line");
+	sub->add_option("--fault-probe", a->fault_probe,
+			"Per-fault probes (page_fault_user; on ODF 6.0.6 also handle_cow_pte, handle_mm_fault, "
+			"cow_pte_fallback): auto (live only for workloads that measure faults), on, off")
+		->check(CLI::IsMember({"auto", "on", "off"}))
+		->capture_default_str();
+	sub->add_option("--cell-timeout", a->cell_timeout, "Seconds before a (workload, size, mode) cell counts as hung and is killed")
+		->capture_default_str();
+	a->pf.add(sub);
+	sub->callback([a, &exit_code] { exit_code = run(*a); });
+}
+
+}  // namespace odfb::cli
