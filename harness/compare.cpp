@@ -84,15 +84,6 @@ std::vector<Cell> cells_of(const nlohmann::json &doc)
 	return cells;
 }
 
-nlohmann::json side(const Cell &c)
-{
-	auto s = to_json(summarize(c.samples));
-	nlohmann::json j = {{"median", s["median"]}, {"ci95", s["ci95"]}, {"n", s["n"]}};
-	if (s.contains("ci95_reason"))
-		j["ci95_reason"] = s["ci95_reason"];
-	return j;
-}
-
 // A value in its row's unit ("us" and "ns" scaled to the nearest unit).
 std::string human(double v, const nlohmann::json &row)
 {
@@ -219,14 +210,14 @@ nlohmann::json compare_runs(const std::vector<std::string> &paths, const std::ve
 				nlohmann::json row = {{"run", i},      {"workload", f.workload}, {"params", f.params}, {"size", f.size},
 						      {"mode", o.mode}, {"metric", f.metric},     {"unit", f.unit}, {"higher_is_better", f.higher_is_better}};
 				if (f.status == "ok")
-					row["fork"] = side(f);  // shown even when the ODF side was not measured
+					row["fork"] = median_json(f.samples);  // shown even when the ODF side was not measured
 				if (f.status != "ok" || o.status != "ok") {
 					row["unavailable"] = f.status != "ok" ? "fork: " + f.reason : o.mode + ": " + o.reason;
 				} else if (f.metric != o.metric) {
 					row["unavailable"] = fmt::format("different headline metrics (fork: {}, {}: {})", f.metric.empty() ? "none" : f.metric,
 									 o.mode, o.metric.empty() ? "none" : o.metric);
 				} else {
-					row["odf"] = side(o);
+					row["odf"] = median_json(o.samples);
 					row["speedup"] = to_json(speedup(f.samples, o.samples, f.higher_is_better));
 				}
 				out["within"].push_back(row);
@@ -244,8 +235,8 @@ nlohmann::json compare_runs(const std::vector<std::string> &paths, const std::ve
 					row["unavailable"] = a.status != "ok" ? "first run: " + a.status : b.status != "ok" ? "this run: " + b.status
 															 : "different headline metrics";
 				} else {
-					row["base"] = side(a);
-					row["this"] = side(b);
+					row["base"] = median_json(a.samples);
+					row["this"] = median_json(b.samples);
 					row["speedup"] = to_json(speedup(a.samples, b.samples, a.higher_is_better));
 					if (!differs[i].empty()) {
 						// Not a kernel effect: the runs were on different (virtual) machines.

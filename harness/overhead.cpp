@@ -35,19 +35,10 @@ nlohmann::json paired(const std::vector<double> &with, const std::vector<double>
 		d.push_back(as_ratio ? with[i] / without[i] : with[i] - without[i]);
 	if (d.empty())
 		return {{"value", nullptr}, {"ci95", nullptr}, {"ci95_reason", "no pairs"}, {"pairs", 0}};
-	std::sort(d.begin(), d.end());
-	auto r = median_ci_ranks(d.size(), 0.025);
-	if (!r)
-		return {{"value", quantile_sorted(d, 0.5)}, {"ci95", nullptr}, {"ci95_reason", no_median_ci_reason(d.size())}, {"pairs", d.size()}};
-	return {{"value", quantile_sorted(d, 0.5)}, {"ci95", {d[(*r)[0]], d[(*r)[1]]}}, {"pairs", d.size()}};
-}
-
-nlohmann::json medians(const std::vector<double> &v)
-{
-	auto s = to_json(summarize(v));
-	nlohmann::json j = {{"median", s["median"]}, {"ci95", s["ci95"]}, {"n", s["n"]}};
-	if (s.contains("ci95_reason"))
-		j["ci95_reason"] = s["ci95_reason"];
+	auto m = median_json(d);
+	nlohmann::json j = {{"value", m["median"]}, {"ci95", m["ci95"]}, {"pairs", m["n"]}};
+	if (m.contains("ci95_reason"))
+		j["ci95_reason"] = m["ci95_reason"];
 	return j;
 }
 
@@ -147,8 +138,8 @@ nlohmann::json dispatch_floor(Probes &probes, const OverheadOptions &o)
 	if (!attached)
 		return {{"available", false}, {"reason", "the empty program did not attach"}};
 	return {{"available", true},
-		{"without_ns_per_fault", medians(without)},
-		{"with_empty_program_ns_per_fault", medians(with)},
+		{"without_ns_per_fault", median_json(without)},
+		{"with_empty_program_ns_per_fault", median_json(with)},
 		{"added_ns_per_fault", paired(with, without, false)}};
 }
 
@@ -229,10 +220,10 @@ nlohmann::json measure_overhead(Probes &probes, const OverheadOptions &o)
 			with, without);
 		probes.reattach();
 		out["fork"].push_back({{"size", format_size(size)},
-				       {"without_probes_ns", medians(without)},
-				       {"with_probes_ns", medians(with)},
+				       {"without_probes_ns", median_json(without)},
+				       {"with_probes_ns", median_json(with)},
 				       {"ratio", paired(with, without, true)},
-				       {"user_minus_kernel_clone_ns", medians(gap)}});
+				       {"user_minus_kernel_clone_ns", median_json(gap)}});
 	}
 
 	// Page faults: first touch of a fresh region, per fault.  Twice: with
@@ -254,8 +245,8 @@ nlohmann::json measure_overhead(Probes &probes, const OverheadOptions &o)
 		procs.forget(getpid());
 		probes.reattach();
 		out["fault"][tracked ? "tracked" : "untracked"] = {{"region", format_size(o.fault_bytes)},
-								   {"without_probes_ns_per_fault", medians(without)},
-								   {"with_probes_ns_per_fault", medians(with)},
+								   {"without_probes_ns_per_fault", median_json(without)},
+								   {"with_probes_ns_per_fault", median_json(with)},
 								   {"added_ns_per_fault", paired(with, without, false)}};
 	}
 
@@ -270,8 +261,8 @@ nlohmann::json measure_overhead(Probes &probes, const OverheadOptions &o)
 			[&](bool) { return syscall_cost(o.syscalls); }, with, without);
 		probes.reattach();
 		out["syscall"] = {{"syscall", "getppid"},
-				  {"without_probes_ns", medians(without)},
-				  {"with_probes_ns", medians(with)},
+				  {"without_probes_ns", median_json(without)},
+				  {"with_probes_ns", median_json(with)},
 				  {"added_ns_per_syscall", paired(with, without, false)}};
 	}
 

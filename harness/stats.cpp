@@ -120,6 +120,15 @@ nlohmann::json to_json(const Summary &s)
 	return j;
 }
 
+nlohmann::json median_json(const std::vector<double> &values)
+{
+	auto s = to_json(summarize(values));
+	nlohmann::json j = {{"median", s["median"]}, {"ci95", s["ci95"]}, {"n", s["n"]}};
+	if (s.contains("ci95_reason"))
+		j["ci95_reason"] = s["ci95_reason"];
+	return j;
+}
+
 Speedup speedup(std::vector<double> a, std::vector<double> b, bool higher_is_better)
 {
 	constexpr double kTail = 0.0125;  // 97.5% per median

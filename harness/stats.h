@@ -14,7 +14,7 @@ struct Summary {
 	size_t n = 0;
 	double min = 0, max = 0, median = 0, mean = 0, p99 = 0, stddev = 0;
 	// Distribution-free 95% CI of the median; none when n is below
-	// kMinNForMedianCi95, and then ci95_reason says so.
+	// min_n_for_median_ci(0.025) = 6, and then ci95_reason says so.
 	std::optional<std::array<double, 2>> ci95;
 	std::string ci95_reason;
 	size_t outliers = 0;  // |modified z| > 3.5 (Iglewicz-Hoaglin), as hyperfine warns
@@ -34,8 +34,6 @@ std::optional<std::array<size_t, 2>> median_ci_ranks(size_t n, double tail = 0.0
 // smallest n with 2^-n <= tail.  6 for 95% (tail 0.025), 7 for the 97.5%
 // per-median intervals of a speedup (tail 0.0125).
 size_t min_n_for_median_ci(double tail);
-inline constexpr size_t kMinNForMedianCi95 = 6;
-inline constexpr size_t kMinNForSpeedupCi = 7;
 
 // "n=3 is below 6, the smallest n with a 95% distribution-free interval of the median"
 std::string no_median_ci_reason(size_t n, double tail = 0.025);
@@ -51,8 +49,8 @@ struct Speedup {
 	// side has no samples): value_reason says which.
 	std::optional<double> value;
 	std::string value_reason;
-	// [lo, hi]; none when either side has fewer than kMinNForSpeedupCi
-	// samples or the value is undefined (ci_reason says why).  hi is +inf
+	// [lo, hi]; none when either side has fewer than min_n_for_median_ci(0.0125)
+	// = 7 samples or the value is undefined (ci_reason says why).  hi is +inf
 	// when the denominator's interval reaches 0.
 	std::optional<std::array<double, 2>> ci;
 	std::string ci_reason;
@@ -66,8 +64,11 @@ Summary summarize(std::vector<double> values);
 // {"n", "min", "max", "median", "mean", "p99", "stddev", "ci95": [lo, hi] or
 // null, "ci95_reason" (only when ci95 is null), "outliers"}
 nlohmann::json to_json(const Summary &s);
+// The short form of a sample that tables and reports show:
+// {"median", "ci95", "ci95_reason"?, "n"}.
+nlohmann::json median_json(const std::vector<double> &values);
 // {"value": x or null, "value_reason"?, "ci95": [lo, hi] or null, with hi null
-// when unbounded, "ci95_reason"?, "significant", "n": [n_a, n_b]}
+// when unbounded ("ci95_note" says so), "ci95_reason"?, "significant"}
 nlohmann::json to_json(const Speedup &s);
 
 }  // namespace odfb

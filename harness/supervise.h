@@ -52,7 +52,6 @@ public:
 	// then stop() the group anyway.
 	bool wait(int reap_ms);
 	int status() const { return status_; }
-	bool reaped() const { return reaped_; }
 
 private:
 	pid_t pid_ = -1;

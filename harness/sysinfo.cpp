@@ -3,6 +3,7 @@
 
 #include <ctime>
 #include <fcntl.h>
+#include <filesystem>
 #include <string_view>
 #include <fstream>
 #include <sstream>
@@ -82,6 +83,39 @@ nlohmann::json vm_environment()
 	} catch (const std::exception &) {
 		return {{"error", fmt::format("{} unreadable", p)}};
 	}
+}
+
+pid_t parent_pid(pid_t pid)
+{
+	std::ifstream f(fmt::format("/proc/{}/stat", pid));
+	std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+	auto rp = s.rfind(')');
+	if (rp == std::string::npos)
+		return -1;
+	std::istringstream in(s.substr(rp + 1));
+	std::string state;
+	pid_t ppid = -1;
+	in >> state >> ppid;
+	return ppid;
+}
+
+pid_t first_child(pid_t parent)
+{
+	std::ifstream f(fmt::format("/proc/{}/task/{}/children", parent, parent));
+	if (f) {  // the kernel keeps the list: trust it, empty or not
+		pid_t c = -1;
+		return (f >> c) && c > 0 ? c : -1;
+	}
+	std::error_code ec;  // no CONFIG_PROC_CHILDREN: ask every process
+	for (const auto &e : std::filesystem::directory_iterator("/proc", ec)) {
+		const std::string n = e.path().filename().string();
+		if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos)
+			continue;
+		pid_t p = static_cast<pid_t>(std::stol(n));
+		if (parent_pid(p) == parent)
+			return p;
+	}
+	return -1;
 }
 
 bool have_bpf_privileges(std::string &why)

@@ -24,6 +24,12 @@ int64_t proc_status_kb(int pid, const std::string &field);
 // VMA list, so fork never copies it); -1 if unreadable.  Allocates nothing,
 // so the count stays right for a fork that follows.
 int count_vmas(int pid);
+// The parent of `pid` from /proc/<pid>/stat; -1 if gone.
+pid_t parent_pid(pid_t pid);
+// A child of `parent` (the oldest): /proc/<parent>/task/<parent>/children
+// where the kernel has it (CONFIG_PROC_CHILDREN), else a scan of /proc for
+// a process whose parent it is; -1 if none.
+pid_t first_child(pid_t parent);
 bool have_bpf_privileges(std::string &why);
 
 // The pid namespace odfbench runs in (a container's, or the initial one).  The

@@ -242,9 +242,7 @@ private:
 			if (w != 0)
 				break;
 			if (server < 0) {
-				std::ifstream ch(fmt::format("/proc/{}/task/{}/children", l.pid, l.pid));
-				pid_t c;
-				if (ch >> c) {
+				if (pid_t c = first_child(l.pid); c > 0) {
 					server = c;
 					if (!procfs_done) {
 						enable_procfs(server);  // READY before its first fork request, with luck; see the evidence

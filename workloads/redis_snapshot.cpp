@@ -189,40 +189,6 @@ private:
 	uint64_t gets_ = 0, sets_ = 0;
 };
 
-// The BGSAVE child of `parent`, or -1: /proc/<parent>/task/<parent>/children
-// (CONFIG_PROC_CHILDREN), else a scan of /proc for its parent pid.
-pid_t parent_of(pid_t pid)
-{
-	std::ifstream f(fmt::format("/proc/{}/stat", pid));
-	std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-	auto rp = s.rfind(')');
-	if (rp == std::string::npos)
-		return -1;
-	std::istringstream in(s.substr(rp + 1));
-	std::string state;
-	pid_t ppid = -1;
-	in >> state >> ppid;
-	return ppid;
-}
-
-pid_t child_of(pid_t parent)
-{
-	std::ifstream f(fmt::format("/proc/{}/task/{}/children", parent, parent));
-	pid_t c = -1;
-	if (f && (f >> c) && c > 0)
-		return c;
-	std::error_code ec;
-	for (const auto &e : std::filesystem::directory_iterator("/proc", ec)) {
-		const std::string n = e.path().filename().string();
-		if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos)
-			continue;
-		pid_t p = static_cast<pid_t>(std::stol(n));
-		if (parent_of(p) == parent)
-			return p;
-	}
-	return -1;
-}
-
 // Validation of the optional numeric params: clear messages, never a JSON
 // type error (the spec fuzzer calls validate() with anything).
 std::optional<double> number_param(const Params &p, const char *k)
@@ -419,9 +385,9 @@ public:
 		// The end of the snapshot: the child's exit (a pidfd), else Redis's
 		// own INFO (which lags it by up to a serverCron period, 100 ms).
 		uint64_t deadline = t_save + kSaveTimeoutNs;
-		pid_t child = child_of(pid_);
+		pid_t child = first_child(pid_);
 		int pfd = child > 0 ? static_cast<int>(syscall(SYS_pidfd_open, child, 0)) : -1;
-		if (pfd >= 0 && parent_of(child) != pid_) {  // reaped and its pid reused in between
+		if (pfd >= 0 && parent_pid(child) != pid_) {  // reaped and its pid reused in between
 			close(pfd);
 			pfd = -1;
 		}
