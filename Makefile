@@ -25,15 +25,12 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The main job: the quick preset on the running kernel, then its figures and
-# the fork-vs-ODF table.  Each step says where its output went.
+# The main job (bench/evaluate.sh): the quick spec on this kernel and, under
+# odfbench vm, on the ODF patch-set kernel (built and cached on first use;
+# HOST_ONLY=1 skips it, KERNELS="..." picks others, KERNEL_SRC=DIR builds from
+# a local clone or mirror); then figures, the compare table and the report.
 run: build
-	$(BUILD)/odfbench doctor
-	@mkdir -p results
-	$(BUILD)/odfbench run bench/quick.json -o results/quick-$$(date -u +%Y%m%dT%H%M%SZ).json; \
-	  rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 1 ] || exit $$rc
-	$(MAKE) --no-print-directory figures
-	$(BUILD)/odfbench compare $$(ls -t results/quick-*.json | head -1)
+	BUILD=$(BUILD) HOST_ONLY=$(HOST_ONLY) KERNELS="$(KERNELS)" KERNEL_SRC=$(KERNEL_SRC) bench/evaluate.sh
 
 # make figures [RESULTS="a.json b.json"]: every figure those results support.
 figures:

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "odf_switch.h"
+#include "result_stream.h"
 #include "supervise.h"
 #include "sysinfo.h"
 #include "tfork_guard.h"
@@ -335,19 +336,23 @@ nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
 	for (auto m : opts.modes)
 		doc["modes"].push_back(mode_name(m));
 	std::vector<const CheckDef *> chosen;
-	for (const auto &d : all_checks())
-		if (d.name == opts.only)
-			chosen.push_back(&d);  // an exact name means that check alone
-	if (chosen.empty())
-		for (const auto &d : all_checks())
-			if (opts.only.empty() || d.name.find(opts.only) != std::string::npos)
-				chosen.push_back(&d);
+	std::vector<size_t> index;
+	nlohmann::json planned = nlohmann::json::array();
+	for (size_t k : select_checks(opts.only))
+		if (!opts.cells || std::binary_search(opts.cells->begin(), opts.cells->end(), k)) {
+			chosen.push_back(&all_checks()[k]);
+			index.push_back(k);
+			planned.push_back({{"cell", k}, {"name", all_checks()[k].name}});
+		}
+	ResultStream stream(opts.stream_path);
+	stream.send({{"event", "header"}, {"output", ""}, {"planned", planned}, {"doc", doc}});
 	bool tty = opts.progress && isatty(2);
 	size_t i = 0;
 	std::string wedged;  // the check after which the kernel stopped killing processes
 	for (const auto *d : chosen) {
+		size_t cell = index[i];
 		++i;
-		nlohmann::json c = {{"name", d->name}, {"group", d->group}, {"description", d->description}, {"results", nlohmann::json::object()}};
+		nlohmann::json c = {{"cell", cell}, {"name", d->name}, {"group", d->group}, {"description", d->description}, {"results", nlohmann::json::object()}};
 		for (auto m : opts.modes) {
 			std::string mn = mode_name(m);
 			if (interrupted()) {
@@ -369,7 +374,9 @@ nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
 			}
 			if (tty)
 				fmt::print(stderr, "\r\033[K[{}/{}] {} ({})", i, chosen.size(), d->name, mn);
+			stream.send({{"event", "cell-start"}, {"cell", cell}, {"mode", mn}});
 			c["results"][mn] = run_one(*d, m, odf, opts.timeout_s);
+			stream.send({{"event", "cell"}, {"result", c}});  // after each verdict: a crash in the next mode keeps this one
 			if (c["results"][mn].value("wedged", false))
 				wedged = fmt::format("{} ({})", d->name, mn);
 			if (opts.checkpoint)
@@ -380,13 +387,39 @@ nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
 		for (auto &[m, r] : c["results"].items())
 			if (r.value("kernel_tainted_here", false) && doc["first_taint"].is_null())
 				doc["first_taint"] = fmt::format("{} ({})", d->name, m);
+		stream.send({{"event", "cell"}, {"result", c}});  // whole: with the modes that were not run
 		doc["checks"].push_back(c);
 	}
 	doc["finished"] = utc_timestamp();
 	doc["status"] = interrupted() ? "interrupted" : "complete";
 	if (!wedged.empty())
 		doc["wedged_at"] = wedged;
+	stream.send({{"event", "finish"}, {"run", {{"finished", doc["finished"]}, {"status", doc["status"]}}}});
 	return doc;
+}
+
+bool checks_failed(const nlohmann::json &doc)
+{
+	bool bad = doc.value("status", "") != "complete";
+	for (const auto &c : doc["checks"])
+		for (const auto &[mode, r] : c["results"].items()) {
+			std::string st = r.value("status", "");
+			bad |= st == "fail" || st == "crashed" || st == "hung" || st == "error" || st == "kernel-crash";
+		}
+	return bad;
+}
+
+std::vector<size_t> select_checks(const std::string &only)
+{
+	const auto &all = all_checks();
+	for (size_t k = 0; k < all.size(); ++k)
+		if (all[k].name == only)
+			return {k};
+	std::vector<size_t> out;
+	for (size_t k = 0; k < all.size(); ++k)
+		if (only.empty() || all[k].name.find(only) != std::string::npos)
+			out.push_back(k);
+	return out;
 }
 
 }  // namespace odfb

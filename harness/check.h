@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,15 +69,24 @@ struct CheckOptions {
 	std::vector<Mode> modes{Mode::Fork, Mode::Odf};
 	int timeout_s = 30;
 	std::string only;  // run only checks whose name contains this
+	std::optional<std::vector<size_t>> cells;  // and of those only these indices into all_checks()
+	std::string stream_path;  // ODFBENCH_STREAM: each verdict as it comes (result_stream.h)
 	bool progress = true;
 	// Called after every verdict with the document so far and the check in
 	// progress, so an interrupted or killed run still leaves its verdicts.
 	std::function<void(const nlohmann::json &doc, const nlohmann::json &current)> checkpoint;
 };
 
+// Indices into all_checks() that --only selects: an exact name alone, else
+// every check whose name contains it ("" selects all).
+std::vector<size_t> select_checks(const std::string &only);
+
 // Runs every check under every mode; never throws for a failing check.
 nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts);
 std::string checks_markdown(const nlohmann::json &doc);
+// Any verdict that is a failure (fail, crashed, hung, error, kernel-crash), or
+// a document that did not complete: the command exits 1.
+bool checks_failed(const nlohmann::json &doc);
 std::string checks_text(const nlohmann::json &doc);
 
 // Page-pattern helpers shared by the checks: page i of a region holds

@@ -19,6 +19,7 @@ namespace odfb {
 namespace {
 
 struct Cell {
+	std::string kernel;  // in an A/B document, the kernel the cell ran on
 	std::string workload, params, size, mode, status, reason, metric, unit;
 	bool higher_is_better = false;
 	std::vector<double> samples;
@@ -63,6 +64,7 @@ std::vector<Cell> cells_of(const nlohmann::json &doc)
 	std::vector<Cell> cells;
 	for (const auto &r : doc["results"]) {
 		Cell c;
+		c.kernel = r.value("kernel", "");
 		c.workload = r["workload"];
 		nlohmann::json p = r["params"];
 		c.size = p.value("size", "");
@@ -111,7 +113,96 @@ std::string label_of(const std::string &path, const nlohmann::json &doc)
 			   run["odf"].value("variant", "?"), vm);
 }
 
+// Each cell of kernel B (and C, ...) against kernel A, the boot the unit:
+// one median per boot of the cell's headline metric (merge_ab keeps them).
+std::vector<nlohmann::json> kernel_ab_rows(const nlohmann::json &doc)
+{
+	std::vector<nlohmann::json> rows;
+	if (!doc["run"].contains("ab"))
+		return rows;
+	auto order = doc["run"]["ab"]["kernels"].get<std::vector<std::string>>();
+	if (order.size() < 2)
+		return rows;
+	auto key = [](const nlohmann::json &r) {
+		nlohmann::json p = r["params"];
+		p.erase("size");
+		p.erase("size_bytes");
+		return r["workload"].get<std::string>() + "|" + p.dump() + "|" + r["params"].value("size", "") + "|" + r["mode"].get<std::string>();
+	};
+	auto boot_medians = [](const nlohmann::json &r) {
+		std::vector<double> v;
+		for (const auto &b : r.value("boots", nlohmann::json::array()))
+			if (b.value("status", "") == "ok" && b.contains("median"))
+				v.push_back(b["median"].get<double>());
+		return v;
+	};
+	for (const auto &a : doc["results"]) {
+		if (a.value("kernel", "") != order[0])
+			continue;
+		for (size_t k = 1; k < order.size(); ++k)
+			for (const auto &b : doc["results"]) {
+				if (b.value("kernel", "") != order[k] || key(a) != key(b))
+					continue;
+				auto h = headline(a);
+				nlohmann::json p = a["params"];
+				p.erase("size");
+				p.erase("size_bytes");
+				nlohmann::json row = {{"workload", a["workload"]}, {"params", p.empty() ? "" : p.dump()}, {"size", a["params"].value("size", "")},
+						      {"mode", a["mode"]}, {"kernel_a", order[0]}, {"kernel_b", order[k]},
+						      {"metric", a.value("boot_metric", h ? h->name : "")}, {"unit", h ? h->unit : ""}};
+				auto ma = boot_medians(a), mb = boot_medians(b);
+				row["a_boot_medians"] = ma;
+				row["b_boot_medians"] = mb;
+				row["ratio"] = to_json(boot_ratio(ma, mb));
+				rows.push_back(row);
+			}
+	}
+	return rows;
+}
+
 }  // namespace
+
+std::vector<std::pair<std::string, nlohmann::json>> merge_shards(const std::vector<std::string> &paths,
+								 const std::vector<nlohmann::json> &docs)
+{
+	std::vector<std::pair<std::string, nlohmann::json>> out;
+	std::map<std::string, size_t> group;  // same spec, kernel and ODF variant -> index in out
+	for (size_t i = 0; i < docs.size(); ++i) {
+		const auto &run = docs[i]["run"];
+		bool shard = run.contains("selection") && run["selection"].value("shard", nlohmann::json()).is_string();
+		if (!shard) {
+			out.emplace_back(paths[i], docs[i]);
+			continue;
+		}
+		std::string k = run["spec"].dump() + "|" + run["kernel"].value("release", "") + "|" + run["odf"].value("variant", "") + "|" +
+				run["selection"]["shard"].get<std::string>().substr(run["selection"]["shard"].get<std::string>().find('/'));
+		auto it = group.find(k);
+		if (it == group.end()) {
+			group[k] = out.size();
+			auto d = docs[i];
+			d["run"]["shards"] = {{{"path", paths[i]}, {"shard", run["selection"]["shard"]}, {"host", run["host"]}}};
+			out.emplace_back(paths[i], d);
+			continue;
+		}
+		auto &[p, d] = out[it->second];
+		p += "+" + std::filesystem::path(paths[i]).filename().string();
+		for (const auto &r : docs[i]["results"])
+			d["results"].push_back(r);
+		d["run"]["shards"].push_back({{"path", paths[i]}, {"shard", run["selection"]["shard"]}, {"host", run["host"]}});
+		if (run.value("status", "") != "complete")
+			d["run"]["status"] = run["status"];
+	}
+	for (auto &[p, d] : out)
+		if (d["run"].contains("shards")) {
+			auto &rs = d["results"];
+			std::stable_sort(rs.begin(), rs.end(), [](const auto &x, const auto &y) { return x.value("cell", 0) < y.value("cell", 0); });
+			std::string n = d["run"]["selection"]["shard"].get<std::string>();
+			n = n.substr(n.find('/') + 1);
+			if (d["run"]["shards"].size() != static_cast<size_t>(std::stoi(n)))
+				d["run"]["shards_missing"] = fmt::format("{} of {} shards given", d["run"]["shards"].size(), n);
+		}
+	return out;
+}
 
 nlohmann::json load_results(const std::string &path)
 {
@@ -205,10 +296,12 @@ nlohmann::json compare_runs(const std::vector<std::string> &paths, const std::ve
 			if (f.mode != "fork")
 				continue;
 			for (const auto &o : all[i]) {
-				if (o.mode == "fork" || o.workload != f.workload || o.params != f.params || o.size != f.size)
+				if (o.mode == "fork" || o.kernel != f.kernel || o.workload != f.workload || o.params != f.params || o.size != f.size)
 					continue;
 				nlohmann::json row = {{"run", i},      {"workload", f.workload}, {"params", f.params}, {"size", f.size},
 						      {"mode", o.mode}, {"metric", f.metric},     {"unit", f.unit}, {"higher_is_better", f.higher_is_better}};
+				if (!f.kernel.empty())
+					row["kernel"] = f.kernel;
 				if (f.status == "ok")
 					row["fork"] = median_json(f.samples);  // shown even when the ODF side was not measured
 				if (f.status != "ok" || o.status != "ok") {
@@ -223,11 +316,19 @@ nlohmann::json compare_runs(const std::vector<std::string> &paths, const std::ve
 				out["within"].push_back(row);
 			}
 		}
+	// kernel A/B inside a run (odfbench vm --kernel A --kernel B --boots N)
+	out["kernels"] = nlohmann::json::array();
+	for (size_t i = 0; i < docs.size(); ++i)
+		for (const auto &row : kernel_ab_rows(docs[i])) {
+			auto r = row;
+			r["run"] = i;
+			out["kernels"].push_back(r);
+		}
 	// the same cell across runs (kernels), against the first run
 	for (size_t i = 1; i < all.size(); ++i)
 		for (const auto &a : all[0])
 			for (const auto &b : all[i]) {
-				if (a.workload != b.workload || a.params != b.params || a.size != b.size || a.mode != b.mode)
+				if (a.kernel != b.kernel || a.workload != b.workload || a.params != b.params || a.size != b.size || a.mode != b.mode)
 					continue;
 				nlohmann::json row = {{"run", i}, {"workload", a.workload}, {"params", a.params}, {"size", a.size},
 						      {"mode", a.mode}, {"metric", a.metric}, {"unit", a.unit}, {"higher_is_better", a.higher_is_better}};
@@ -286,6 +387,37 @@ std::string what(const nlohmann::json &row)
 	return row["workload"].get<std::string>() + (p.empty() ? "" : " " + p);
 }
 
+std::string ratio_cell(const nlohmann::json &r)
+{
+	if (r["value"].is_null())
+		return "undefined (" + r.value("reason", "?") + ")";
+	if (r["ci95"].is_null())
+		return fmt::format("{:.3f} [too few boots to decide: {}]", r["value"].get<double>(), r.value("reason", ""));
+	return fmt::format("{:.3f} [{:.3f}, {:.3f}]{}", r["value"].get<double>(), r["ci95"][0].get<double>(), r["ci95"][1].get<double>(),
+			   r["significant"].get<bool>() ? " *" : "");
+}
+
+std::string kernels_markdown(const nlohmann::json &c)
+{
+	if (!c.contains("kernels") || c["kernels"].empty())
+		return "";
+	std::string s = "\n## kernel A/B (boot as the unit)\n\nRatio B/A of the geometric means of per-boot medians; 95% interval: "
+			"Welch t on their logs (at least 3 boots per kernel). * = the interval excludes 1.\n\n"
+			"| run | workload | size | mode | metric | A | B | A boot medians | B boot medians | B/A [95% CI] |\n|---|---|---|---|---|---|---|---|---|---|\n";
+	for (const auto &r : c["kernels"]) {
+		auto list = [&](const nlohmann::json &v) {
+			std::string out;
+			for (const auto &x : v)
+				out += (out.empty() ? "" : ", ") + human(x.get<double>(), r);
+			return out;
+		};
+		s += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r["run"].get<int>(), what(r), r["size"].get<std::string>(),
+				 r["mode"].get<std::string>(), r["metric"].get<std::string>(), r["kernel_a"].get<std::string>(),
+				 r["kernel_b"].get<std::string>(), list(r["a_boot_medians"]), list(r["b_boot_medians"]), ratio_cell(r["ratio"]));
+	}
+	return s;
+}
+
 }  // namespace
 
 std::string compare_markdown(const nlohmann::json &c)
@@ -317,6 +449,7 @@ std::string compare_markdown(const nlohmann::json &c)
 				 r["mode"].get<std::string>(), human(r["fork"]["median"].get<double>(), r), human(r["odf"]["median"].get<double>(), r),
 				 speedup_cell(r));
 	}
+	s += kernels_markdown(c);
 	if (!c["across"].empty()) {
 		s += "\n## across runs (against run 0)\n\n| run | workload | size | mode | metric | run 0 median | this median | speedup [95% CI] |\n|---|---|---|---|---|---|---|---|\n";
 		for (const auto &r : c["across"]) {
@@ -358,6 +491,8 @@ std::string compare_text(const nlohmann::json &c)
 				 r["size"].get<std::string>(), r["mode"].get<std::string>(), human(r["fork"]["median"].get<double>(), r),
 				 human(r["odf"]["median"].get<double>(), r), speedup_cell(r));
 	}
+	if (!c["kernels"].empty())
+		s += "\n" + kernels_markdown(c);
 	if (!c["across"].empty()) {
 		s += fmt::format("\nacross runs, against run 0:\n{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n", "run", "workload", "size", "mode",
 				 "run 0", "this", "speedup [95% CI]");

@@ -2,12 +2,19 @@
 // cells across files (kernels), like mmtests' compare-kernels.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
 namespace odfb {
 
+// Shard files of one evaluation (run --shard I/N: same spec, kernel and ODF
+// variant) become one document, results in cell order and run.shards listing
+// them (run.shards_missing when fewer than N were given); other files pass
+// through.  Returns (label path, document) pairs.
+std::vector<std::pair<std::string, nlohmann::json>> merge_shards(const std::vector<std::string> &paths,
+								 const std::vector<nlohmann::json> &docs);
 // Throws std::invalid_argument naming the file if it is not a results file.
 nlohmann::json load_results(const std::string &path);
 // {"runs": [{"path", "label", "status", "environment", "environment_differs"

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <sys/prctl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -16,6 +17,7 @@
 #include "stats.h"
 #include "sysinfo.h"
 #include "tfork_guard.h"
+#include "result_stream.h"
 #include "supervise.h"
 #include "workload.h"
 
@@ -131,23 +133,18 @@ std::string scratch_dir(pid_t runner) { return fmt::format("/tmp/odfbench-cell-{
 
 namespace {
 
-struct Cell {
-	const Experiment *e;
-	uint64_t size;
-	Mode mode;
-};
-
 void progress_line(bool on, const std::string &s)
 {
 	if (on)
 		fmt::print(stderr, "\r\033[K{}", s);
 }
 
-nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const RunOptions &opts,
+nlohmann::json run_cell(const RunSpec &spec, const Cell &c, const OdfInfo &odf, Probes &probes, const RunOptions &opts,
 			bool show_progress, size_t cell_no, size_t cells)
 {
-	const Experiment &e = *c.e;
-	nlohmann::json r = {{"workload", e.workload},
+	const Experiment &e = spec.experiments[c.experiment];
+	nlohmann::json r = {{"cell", c.index},
+			    {"workload", e.workload},
 			    {"mode", mode_name(c.mode)},
 			    {"params", e.params},
 			    {"status", "ok"},
@@ -314,57 +311,57 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const
 }
 }  // namespace
 
-void fit_to_memory(RunSpec &spec, const RunOptions &opts)
+std::vector<Cell> fit_to_memory(RunSpec &spec, const std::vector<Cell> &cells, const RunOptions &opts)
 {
-	std::vector<Experiment> kept;
-	for (auto &e : spec.experiments) {
-		auto wl = make_workload(e.workload);
-		std::vector<uint64_t> sizes;
-		for (auto sz : e.sizes) {
-			if (auto why = memory_guard(wl->footprint(Params{sz, e.params}), opts.mem_fraction); why.empty())
-				sizes.push_back(sz);
-			else
-				spec.capped.push_back(fmt::format("{} {}: {}", e.workload, format_size(sz), why));
-		}
-		e.sizes = sizes;
-		if (!sizes.empty())
-			kept.push_back(e);
+	std::vector<Cell> kept;
+	for (const auto &c : cells) {
+		const auto &e = spec.experiments[c.experiment];
+		auto why = memory_guard(make_workload(e.workload)->footprint(Params{c.size, e.params}), opts.mem_fraction);
+		if (why.empty())
+			kept.push_back(c);
+		else
+			spec.capped.push_back(fmt::format("{} {} {}: {}", e.workload, format_size(c.size), mode_name(c.mode), why));
 	}
-	spec.experiments = kept;
+	return kept;
 }
 
-void check_memory(const RunSpec &spec, const RunOptions &opts)
+void check_memory(const RunSpec &spec, const std::vector<Cell> &cells, const RunOptions &opts)
 {
-	for (size_t i = 0; i < spec.experiments.size(); ++i) {
-		const auto &e = spec.experiments[i];
-		auto wl = make_workload(e.workload);
-		for (size_t j = 0; j < e.sizes.size(); ++j)
-			if (auto why = memory_guard(wl->footprint(Params{e.sizes[j], e.params}), opts.mem_fraction); !why.empty())
-				throw SpecError(fmt::format("experiments[{}].sizes[{}]: {} {}", i, j, format_size(e.sizes[j]), why));
+	for (const auto &c : cells) {
+		const auto &e = spec.experiments[c.experiment];
+		if (auto why = memory_guard(make_workload(e.workload)->footprint(Params{c.size, e.params}), opts.mem_fraction); !why.empty())
+			throw SpecError(fmt::format("experiments[{}].sizes[{}]: {} {}", c.experiment, c.size_index, format_size(c.size), why));
 	}
 }
 
-nlohmann::json summarize_trials(const nlohmann::json &trials)
+namespace {
+
+// Which of the spec's cells this run holds: all, a shard, or a list (a
+// resumed boot), and what the memory guard dropped.
+nlohmann::json selection_json(const RunSpec &spec, const std::vector<Cell> &cells, const RunOptions &opts)
 {
-	std::map<std::string, std::vector<double>> cols;
-	for (const auto &t : trials)
-		for (auto &[k, v] : t.items())
-			if (v.is_number())
-				cols[k].push_back(v.get<double>());
-	nlohmann::json s = nlohmann::json::object();
-	for (auto &[k, v] : cols)
-		s[k] = to_json(summarize(v));
-	return s;
+	std::vector<size_t> idx;
+	for (const auto &c : cells)
+		idx.push_back(c.index);
+	nlohmann::json planned = nlohmann::json::array();
+	for (const auto &c : cells)
+		planned.push_back({{"cell", c.index},
+				   {"experiment", c.experiment},
+				   {"workload", spec.experiments[c.experiment].workload},
+				   {"size", format_size(c.size)},
+				   {"size_bytes", c.size},
+				   {"mode", mode_name(c.mode)}});
+	return {{"total_cells", expand_cells(spec).size()},
+		{"shard", opts.shard ? nlohmann::json(opts.shard->text()) : nlohmann::json(nullptr)},
+		{"cells", format_cell_list(idx)},
+		{"planned", planned}};
 }
 
-int run_spec(const RunSpec &spec, const OdfInfo &odf, Probes &probes, ResultsFile &out, const RunOptions &opts)
-{
-	std::vector<Cell> cells;
-	for (const auto &e : spec.experiments)
-		for (auto sz : e.sizes)
-			for (auto m : e.modes)
-				cells.push_back({&e, sz, m});
+}  // namespace
 
+int run_spec(const RunSpec &spec, const std::vector<Cell> &cells, const OdfInfo &odf, Probes &probes, ResultsFile &out,
+	     const RunOptions &opts)
+{
 	nlohmann::json doc = {
 		{"schema", kSchemaVersion},
 		{"tool", {{"name", "odfbench"}, {"version", ODFBENCH_VERSION}, {"git", ODFBENCH_GIT}}},
@@ -379,26 +376,35 @@ int run_spec(const RunSpec &spec, const OdfInfo &odf, Probes &probes, ResultsFil
 		  {"fault_probe", opts.fault_probe},
 		  {"host", host_json()},
 		  {"environment", {{"vm", vm_environment()}}},
-		  {"spec", spec.to_json()}}},
+		  {"spec", spec.to_json()},
+		  {"selection", selection_json(spec, cells, opts)}}},
 		{"results", nlohmann::json::array()}};
 	out.write(doc);  // a valid document from the first moment
+	ResultStream stream(opts.stream_path);
+	stream.send({{"event", "header"},
+		     {"output", std::filesystem::path(out.path()).filename().string()},
+		     {"planned", doc["run"]["selection"]["planned"]},
+		     {"doc", doc}});
 	prctl(PR_SET_CHILD_SUBREAPER, 1);  // no descendant outlives the run unseen
 
 	bool show = opts.progress && isatty(2);
 	uint64_t t0 = now_ns();
 	bool any_error = false;
 	for (size_t i = 0; i < cells.size() && !interrupted(); ++i) {
-		auto r = run_cell(cells[i], odf, probes, opts, show, i + 1, cells.size());
+		stream.send({{"event", "cell-start"}, {"cell", cells[i].index}});
+		auto r = run_cell(spec, cells[i], odf, probes, opts, show, i + 1, cells.size());
 		any_error |= r["status"] == "error" && !r.contains("interrupted");
 		doc["results"].push_back(r);
 		if (!interrupted())
 			out.write(doc);
+		stream.send({{"event", "cell"}, {"result", r}});
 		print_cell_line(r);
 	}
 	doc["run"]["finished"] = utc_timestamp();
 	doc["run"]["wall_ns"] = now_ns() - t0;
 	doc["run"]["status"] = interrupted() ? "interrupted" : any_error ? "failed" : "complete";
 	out.write(doc);
+	stream.send({{"event", "finish"}, {"run", {{"finished", doc["run"]["finished"]}, {"wall_ns", doc["run"]["wall_ns"]}, {"status", doc["run"]["status"]}}}});
 	fmt::print(stderr, "results: {} ({})\n", out.path(), doc["run"]["status"].get<std::string>());
 	return interrupted() ? 130 : any_error ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 #include "spec.h"
 
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -239,6 +240,101 @@ nlohmann::json RunSpec::to_json() const
 	if (output)
 		j["output"] = *output;
 	return j;
+}
+
+std::vector<Cell> expand_cells(const RunSpec &spec)
+{
+	std::vector<Cell> cells;
+	for (size_t e = 0; e < spec.experiments.size(); ++e)
+		for (size_t s = 0; s < spec.experiments[e].sizes.size(); ++s)
+			for (auto m : spec.experiments[e].modes)
+				cells.push_back({cells.size(), e, s, spec.experiments[e].sizes[s], m});
+	return cells;
+}
+
+Shard parse_shard(const std::string &s)
+{
+	Shard sh;
+	size_t slash = s.find('/');
+	try {
+		size_t a = 0, b = 0;
+		if (slash == std::string::npos)
+			throw std::invalid_argument(s);
+		sh.index = std::stoi(s.substr(0, slash), &a);
+		sh.count = std::stoi(s.substr(slash + 1), &b);
+		if (a != slash || b != s.size() - slash - 1)
+			throw std::invalid_argument(s);
+	} catch (const std::exception &) {
+		throw SpecError(fmt::format("--shard: \"{}\" is not I/N (for example 2/8)", s));
+	}
+	if (sh.count < 1 || sh.index < 1 || sh.index > sh.count)
+		throw SpecError(fmt::format("--shard: {}/{} needs 1 <= I <= N", sh.index, sh.count));
+	return sh;
+}
+
+std::vector<size_t> parse_cell_list(const std::string &s, size_t total)
+{
+	std::vector<size_t> out;
+	std::stringstream in(s);
+	std::string item;
+	auto num = [&](const std::string &t) {
+		size_t used = 0;
+		unsigned long v = 0;
+		try {
+			v = std::stoul(t, &used);
+		} catch (const std::exception &) {
+			used = 0;
+		}
+		if (t.empty() || used != t.size() || t[0] == '-' || t[0] == '+')
+			throw SpecError(fmt::format("--cells: \"{}\" is not a cell index", t));
+		if (v >= total)
+			throw SpecError(fmt::format("--cells: {} is beyond the spec's {} cells (0-{})", v, total, total ? total - 1 : 0));
+		return static_cast<size_t>(v);
+	};
+	while (std::getline(in, item, ',')) {
+		size_t dash = item.find('-', 1);
+		if (dash == std::string::npos)
+			out.push_back(num(item));
+		else {
+			size_t a = num(item.substr(0, dash)), b = num(item.substr(dash + 1));
+			if (b < a)
+				throw SpecError(fmt::format("--cells: range {} runs backwards", item));
+			for (size_t i = a; i <= b; ++i)
+				out.push_back(i);
+		}
+	}
+	if (out.empty())
+		throw SpecError("--cells: no cell given");
+	std::sort(out.begin(), out.end());
+	out.erase(std::unique(out.begin(), out.end()), out.end());
+	return out;
+}
+
+std::vector<Cell> select_cells(const std::vector<Cell> &all, const std::optional<Shard> &shard,
+			       const std::optional<std::vector<size_t>> &only)
+{
+	std::vector<Cell> out;
+	for (const auto &c : all) {
+		if (shard && c.index % static_cast<size_t>(shard->count) != static_cast<size_t>(shard->index - 1))
+			continue;
+		if (only && !std::binary_search(only->begin(), only->end(), c.index))
+			continue;
+		out.push_back(c);
+	}
+	return out;
+}
+
+std::string format_cell_list(const std::vector<size_t> &indices)
+{
+	std::string out;
+	for (size_t i = 0; i < indices.size();) {
+		size_t j = i;
+		while (j + 1 < indices.size() && indices[j + 1] == indices[j] + 1)
+			++j;
+		out += (out.empty() ? "" : ",") + (j == i ? std::to_string(indices[i]) : fmt::format("{}-{}", indices[i], indices[j]));
+		i = j + 1;
+	}
+	return out;
 }
 
 }  // namespace odfb

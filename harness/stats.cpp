@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <stdexcept>
 
@@ -186,6 +187,94 @@ nlohmann::json to_json(const Speedup &s)
 	} else {
 		j["ci95_reason"] = s.ci_reason;
 	}
+	return j;
+}
+
+nlohmann::json summarize_trials(const nlohmann::json &trials)
+{
+	std::map<std::string, std::vector<double>> cols;
+	for (const auto &t : trials)
+		for (auto &[k, v] : t.items())
+			if (v.is_number())
+				cols[k].push_back(v.get<double>());
+	nlohmann::json s = nlohmann::json::object();
+	for (auto &[k, v] : cols)
+		s[k] = to_json(summarize(v));
+	return s;
+}
+
+namespace {
+// Student's t, 97.5% quantile, by whole degrees of freedom (rounded down,
+// which widens the interval).
+double t975(double df)
+{
+	static const double table[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+				       2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+				       2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+	int d = static_cast<int>(df);
+	if (d < 1)
+		d = 1;
+	if (d <= 30)
+		return table[d - 1];
+	return d <= 40 ? 2.021 : d <= 60 ? 2.000 : d <= 120 ? 1.980 : 1.960;
+}
+}  // namespace
+
+BootRatio boot_ratio(const std::vector<double> &a, const std::vector<double> &b)
+{
+	BootRatio r;
+	r.boots_a = a.size();
+	r.boots_b = b.size();
+	for (double x : a)
+		if (!(x > 0))
+			r.reason = "a boot median is not positive";
+	for (double x : b)
+		if (!(x > 0))
+			r.reason = "a boot median is not positive";
+	if (a.empty() || b.empty())
+		r.reason = "a kernel has no boot with this cell";
+	if (!r.reason.empty())
+		return r;
+	auto mean_var = [](const std::vector<double> &v, double &m, double &var) {
+		m = 0;
+		for (double x : v)
+			m += std::log(x);
+		m /= v.size();
+		var = 0;
+		for (double x : v)
+			var += (std::log(x) - m) * (std::log(x) - m);
+		var = v.size() > 1 ? var / (v.size() - 1) : 0;
+	};
+	double ma, va, mb, vb;
+	mean_var(a, ma, va);
+	mean_var(b, mb, vb);
+	r.value = std::exp(mb - ma);
+	if (a.size() < kMinBootsPerKernel || b.size() < kMinBootsPerKernel) {
+		r.reason = fmt::format("{} and {} boots: at least {} per kernel are needed to put an interval on boot-to-boot spread",
+				       a.size(), b.size(), kMinBootsPerKernel);
+		return r;
+	}
+	double sa = va / a.size(), sb = vb / b.size();
+	double se = std::sqrt(sa + sb);
+	double df = (sa + sb) * (sa + sb) / (sa * sa / (a.size() - 1) + sb * sb / (b.size() - 1));
+	if (!(se > 0))
+		df = a.size() + b.size() - 2;
+	double half = t975(df) * se;
+	r.ci = std::array<double, 2>{std::exp(mb - ma - half), std::exp(mb - ma + half)};
+	r.df = df;
+	r.significant = (*r.ci)[0] > 1 || (*r.ci)[1] < 1;
+	return r;
+}
+
+nlohmann::json to_json(const BootRatio &r)
+{
+	nlohmann::json j = {{"value", r.value ? nlohmann::json(*r.value) : nlohmann::json(nullptr)},
+			    {"ci95", r.ci ? nlohmann::json{(*r.ci)[0], (*r.ci)[1]} : nlohmann::json(nullptr)},
+			    {"boots", {r.boots_a, r.boots_b}},
+			    {"significant", r.significant},
+			    {"method", "ratio of geometric means of boot medians; Welch t interval on their logs"}};
+	if (!r.reason.empty())
+		j["reason"] = r.reason;
 	return j;
 }
 

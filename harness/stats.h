@@ -71,4 +71,24 @@ nlohmann::json median_json(const std::vector<double> &values);
 // when unbounded ("ci95_note" says so), "ci95_reason"?, "significant"}
 nlohmann::json to_json(const Speedup &s);
 
+// Summaries of every numeric metric over the measured (non-warmup) trials.
+nlohmann::json summarize_trials(const nlohmann::json &trials);
+
+// Kernel B against kernel A when the boot is the unit: each boot gives one
+// median, and boot-to-boot spread can be as large as the effect.  The ratio
+// is of the geometric means of the boot medians (B/A); its 95% interval is
+// Welch's t on their logarithms.  No interval below kMinBootsPerKernel boots
+// per kernel (reason says so); significant when the interval excludes 1.
+inline constexpr size_t kMinBootsPerKernel = 3;
+struct BootRatio {
+	std::optional<double> value;
+	std::optional<std::array<double, 2>> ci;
+	double df = 0;
+	bool significant = false;
+	size_t boots_a = 0, boots_b = 0;
+	std::string reason;
+};
+BootRatio boot_ratio(const std::vector<double> &a_boot_medians, const std::vector<double> &b_boot_medians);
+nlohmann::json to_json(const BootRatio &r);
+
 }  // namespace odfb

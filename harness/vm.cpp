@@ -6,6 +6,8 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <set>
+#include <thread>
 #include <fstream>
 #include <stdexcept>
 #include <sys/stat.h>
@@ -18,6 +20,10 @@
 #include "supervise.h"
 #include "sizes.h"
 #include "sysinfo.h"
+#include "check.h"
+#include "kernel_build.h"
+#include "spec.h"
+#include "vm_stream.h"
 
 namespace fs = std::filesystem;
 
@@ -68,14 +74,27 @@ void write_file_exclusive(const std::string &path, const std::string &data)
 }
 
 // Everything is checked before QEMU starts.  Returns QEMU's path.
-std::string check_options(const VmOptions &o)
+std::string check_options(const VmOptions &o, const std::vector<KernelChoice> &kernels)
 {
-	if (o.kernel.empty())
+	if (kernels.empty())
 		throw std::invalid_argument("--kernel is required");
-	if (access(o.kernel.c_str(), R_OK) != 0)
-		throw std::invalid_argument(fmt::format("--kernel {}: {}", o.kernel, strerror(errno)));
-	if (!is_bzimage(o.kernel))
-		throw std::invalid_argument(fmt::format("--kernel {}: not a Linux x86 boot image (no \"HdrS\" header; give the bzImage/vmlinuz, not vmlinux)", o.kernel));
+	for (const auto &k : kernels) {
+		if (access(k.image.c_str(), R_OK) != 0)
+			throw std::invalid_argument(fmt::format("--kernel {}: {}", k.image, strerror(errno)));
+		if (!is_bzimage(k.image))
+			throw std::invalid_argument(fmt::format("--kernel {}: not a Linux x86 boot image (no \"HdrS\" header; give the bzImage/vmlinuz, not vmlinux)", k.image));
+	}
+	if (o.boots < 1 || o.boots > 100)
+		throw std::invalid_argument(fmt::format("--boots: {} is out of range [1, 100]", o.boots));
+	if (o.jobs < 1 || o.jobs > 16)
+		throw std::invalid_argument(fmt::format("--jobs: {} is out of range [1, 16]", o.jobs));
+	if (o.jobs > 1 && (o.args.empty() || o.args[0] != "check" || kernels.size() > 1))
+		throw std::invalid_argument("--jobs is for check on one kernel: odfbench vm --kernel K --jobs N -- check");
+	if (o.jobs > 1)
+		if (auto why = memory_guard(o.mem_bytes * o.jobs); !why.empty())
+			throw std::invalid_argument(fmt::format("--jobs {} x --mem {}: {}", o.jobs, format_size(o.mem_bytes), why));
+	if ((kernels.size() > 1 || o.boots > 1) && (o.args.empty() || o.args[0] != "run"))
+		throw std::invalid_argument("several kernels or --boots need a run command: odfbench vm --kernel A --kernel B --boots N -- run SPEC");
 	if (o.args.empty())
 		throw std::invalid_argument("no guest command: give one after --, e.g. odfbench vm --kernel K -- doctor --json");
 	if (o.args[0] == "vm")
@@ -129,11 +148,14 @@ struct GuestResults {
 
 // The guest's stdout goes to ours, its results/ files to the host paths the
 // plan mapped them to (else into results_dir), never over an existing file.
-GuestResults unpack_results(const std::vector<CpioEntry> &entries, const GuestPlan &plan, const std::string &results_dir)
+GuestResults unpack_results(const std::vector<CpioEntry> &entries, const GuestPlan &plan, const std::string &results_dir,
+			    const std::string &streamed = "")
 {
 	GuestResults r;
 	for (const auto &e : entries) {
 		if (!S_ISREG(e.mode))
+			continue;
+		if (streamed == "*" && (e.name == "stdout" || e.name.rfind("results/", 0) == 0))
 			continue;
 		if (e.name == "stdout") {
 			fwrite(e.data.data(), 1, e.data.size(), stdout);
@@ -143,6 +165,8 @@ GuestResults unpack_results(const std::vector<CpioEntry> &entries, const GuestPl
 			r.have_rc = true;
 		} else if (e.name.rfind("results/", 0) == 0) {
 			std::string name = e.name.substr(8);
+			if (name == streamed)
+				continue;  // assembled on the host from the stream, across boots
 			std::string host = fs::path(results_dir) / name;
 			for (const auto &[gname, hpath] : plan.outputs)
 				if (gname == name)
@@ -161,79 +185,370 @@ GuestResults unpack_results(const std::vector<CpioEntry> &entries, const GuestPl
 
 }  // namespace
 
-int run_vm(VmOptions o)
+namespace {
+
+// The guest command for one kernel: a detached BTF goes to run/doctor/check
+// as --btf unless the user gave one.
+std::vector<std::string> guest_args(const std::vector<std::string> &args, const KernelChoice &k)
 {
-	std::string qemu = check_options(o);
-	GuestPlan plan = plan_guest(o.args);
-	Accelerator accel = choose_accelerator(o.accel);
+	std::vector<std::string> a = args;
+	bool probes = !a.empty() && (a[0] == "run" || a[0] == "doctor" || a[0] == "check");
+	if (probes && !k.btf.empty() && std::find(a.begin(), a.end(), "--btf") == a.end())
+		a.insert(a.begin() + 1, {"--btf", k.btf});
+	return a;
+}
 
-	char tmpl[] = "/tmp/odfbench-vm-XXXXXX";
-	if (!mkdtemp(tmpl))
-		throw std::runtime_error(fmt::format("mkdtemp: {}", strerror(errno)));
-	std::string tmp = tmpl;
-	struct TmpDir {
-		std::string path;
-		~TmpDir() { std::error_code ec; fs::remove_all(path, ec); }
-	} cleanup{tmp};
-
-	std::string qemu_version = first_line_of(shell_quote(qemu) + " --version");
-	auto vm_info = [&](const Accelerator &a) {
-		struct stat st = {};
-		stat(o.kernel.c_str(), &st);
-		return nlohmann::json{{"accelerator", a.name},
-				      {"accelerator_reason", a.reason},
-				      {"qemu", qemu_version},
-				      {"mem_bytes", o.mem_bytes},
-				      {"smp", o.smp},
-				      {"kernel_image", fs::absolute(o.kernel).string()},
-				      {"kernel_image_bytes", static_cast<uint64_t>(st.st_size)},
-				      {"host_kernel", kernel_release()},
-				      {"btf_hidden", o.hide_btf},
-				      {"host", host_json()},
-				      {"started", utc_timestamp()}};
-	};
-
-	install_signal_handlers();
-	Boot b;
-	std::string results_path = tmp + "/results.cpio";
-	for (int attempt = 0; attempt < 2; ++attempt) {
-		std::string initrd = tmp + "/initramfs.cpio";
-		write_file_exclusive(initrd + fmt::format(".{}", attempt), build_initramfs(o, plan, vm_info(accel)));
-		initrd += fmt::format(".{}", attempt);
-		unlink(results_path.c_str());
-		fmt::print(stderr, "vm: {} on {} with {} and {} cpus, accelerator {} ({})\n", o.kernel, qemu_version,
-			   format_size(o.mem_bytes), o.smp, accel.name, accel.reason);
-		// A KVM that cannot run this guest is silent from the start: give it
-		// 30 s, then fall back to TCG once.
-		b = boot_qemu(o, qemu, accel, initrd, results_path, accel.name == "kvm" ? std::min(30, o.boot_timeout_s) : o.boot_timeout_s);
-		if (accel.name == "kvm" && o.accel == "auto" && !b.booted && b.outcome != BootOutcome::Interrupted) {
-			accel = {"tcg", fmt::format("KVM was tried first and the guest did not boot ({}); fell back to TCG",
-						    describe_failure(b, o))};
-			continue;
+// `--cells LIST` in place of any the user gave (a resumed boot runs what is left).
+std::vector<std::string> with_cells(std::vector<std::string> a, const std::vector<size_t> &cells)
+{
+	for (size_t i = 0; i + 1 < a.size(); ++i)
+		if (a[i] == "--cells") {
+			a.erase(a.begin() + i, a.begin() + i + 2);
+			break;
 		}
-		break;
+	a.insert(a.begin() + 1, {"--cells", format_cell_list(cells)});
+	return a;
+}
+
+std::string label_of(const std::string &arg, const KernelChoice &k)
+{
+	return k.provenance.is_object() ? k.provenance.value("variant", arg) : fs::path(arg).filename().string();
+}
+
+struct Slot {
+	std::vector<StreamedRun> runs;
+	std::vector<BootRecord> records;
+	nlohmann::json merged;  // null when the command streamed nothing
+	bool check = false;     // merged is a check document
+	int rc = 3;             // the exit code when nothing was streamed
+};
+
+class VmSession {
+public:
+	VmSession(VmOptions o, std::string qemu, int first_boot = 0)
+		: o_(std::move(o)), qemu_(std::move(qemu)), accel_(choose_accelerator(o_.accel)), next_boot_(first_boot)
+	{
+		char tmpl[] = "/tmp/odfbench-vm-XXXXXX";
+		if (!mkdtemp(tmpl))
+			throw std::runtime_error(fmt::format("mkdtemp: {}", strerror(errno)));
+		tmp_ = tmpl;
+		qemu_version_ = first_line_of(shell_quote(qemu_) + " --version");
+	}
+	~VmSession()
+	{
+		std::error_code ec;
+		fs::remove_all(tmp_, ec);
 	}
 
-	std::string archive_error;
-	std::vector<CpioEntry> entries = read_results(results_path, archive_error);
-	auto fail = [&](const std::string &what) {
-		fmt::print(stderr, "odfbench: error: vm: {} after {:.0f} s; last console lines:\n", what, b.seconds);
-		for (const auto &l : b.tail)
-			fmt::print(stderr, "  | {}\n", l);
-		return b.outcome == BootOutcome::Interrupted ? 130 : 3;
-	};
-	if (b.outcome != BootOutcome::Finished)
-		return fail(describe_failure(b, o) + (archive_error.empty() ? "" : " (" + archive_error + ")"));
-	if (!archive_error.empty())
-		return fail(archive_error);
+	// Boots `k` until the command's cells are all done or crashed (resuming
+	// after kernel crashes when allowed), or anything else stops it.
+	Slot run_slot(const std::string &label, const KernelChoice &k, const std::vector<std::string> &base_args, const GuestPlan &plan0)
+	{
+		Slot slot;
+		std::vector<std::string> args = base_args;
+		GuestPlan plan = plan0;
+		for (;;) {
+			int boot = next_boot_++;
+			Boot b = boot_once(k, label, plan, boot);
+			StreamedRun sr;
+			try {
+				sr = parse_stream(read_host_file(stream_path(boot)));
+			} catch (const std::exception &) {
+			}
+			BootRecord rec{boot, label, outcome_name(b.outcome), b.outcome == BootOutcome::Finished ? "finished" : describe_failure(b, o_),
+				       b.crash, b.seconds, vm_info(k, label, boot)};
+			std::string archive_error;
+			auto entries = read_results(results_path(boot), archive_error);
+			if (sr.header.is_null()) {  // a command that does not stream (doctor): one boot
+				slot.rc = finish_plain(b, entries, archive_error, plan);
+				return slot;
+			}
+			bool check = sr.header.value("kind", "") == "odfbench-check";
+			slot.check = check;
+			// A check that found the kernel wedged skips the rest; a fresh boot runs them.
+			size_t wedged = 0;
+			if (check)
+				for (auto it = sr.results.begin(); it != sr.results.end();) {
+					bool skipped = false;
+					for (auto &[m, v] : it->second["results"].items())
+						skipped |= v.value("status", "") == "skipped" && v.value("detail", "").rfind("the kernel is wedged", 0) == 0;
+					if (skipped) {
+						it = sr.results.erase(it);
+						++wedged;
+					} else
+						++it;
+				}
+			slot.runs.push_back(sr);
+			slot.records.push_back(rec);
+			if (b.outcome == BootOutcome::Finished && archive_error.empty()) {
+				// The command's own output and results are made on the host, from every boot.
+				GuestResults r = unpack_results(entries, plan, o_.results_dir, check ? "*" : sr.output);
+				slot.rc = r.have_rc ? r.rc : 3;
+			}
+			if (b.outcome != BootOutcome::Finished) {
+				fmt::print(stderr, "vm: boot {} ({}): {} after {:.0f} s; {} cells finished in it\n", boot, label, rec.detail,
+					   b.seconds, sr.results.size());
+				if (sr.running)
+					fmt::print(stderr, "vm: boot {} was in cell {} when it ended\n", boot, *sr.running);
+			}
+			auto left = remaining_cells(slot.runs, slot.records);
+			// Only a crash inside a cell moves on (for check, any end of the guest
+			// inside a check, or a wedge): that cell is then accounted for, so every
+			// resumed boot has fewer cells left.
+			bool ended_in_cell = sr.running && (b.outcome == BootOutcome::KernelCrash ||
+							    (check && b.outcome != BootOutcome::Finished && b.outcome != BootOutcome::Interrupted));
+			bool again = (ended_in_cell || (check && wedged)) && o_.resume && !left.empty() && !interrupted();
+			if (!again)
+				break;
+			fmt::print(stderr, "vm: a fresh boot goes on with the {} cells left: {}\n", left.size(), format_cell_list(left));
+			plan = plan_guest_for_resume(plan0, with_cells(plan0.args, left));
+		}
+		slot.merged = slot.check ? merge_check_boots(slot.runs, slot.records, interrupted())
+					 : merge_boots(slot.runs, slot.records, interrupted());
+		return slot;
+	}
 
-	GuestResults r = unpack_results(entries, plan, o.results_dir);
-	if (!r.have_rc)
-		return fail("the guest's results carry no exit status");
-	if (r.store_failed && r.rc == 0)
-		r.rc = 1;
-	fmt::print(stderr, "vm: guest command exited with status {} after {:.0f} s ({})\n", r.rc, b.seconds, accel.name);
-	return r.rc;
+	const Accelerator &accel() const { return accel_; }
+
+private:
+	VmOptions o_;
+	std::string qemu_;
+	Accelerator accel_;
+	std::string tmp_, qemu_version_;
+	int next_boot_;
+
+	std::string results_path(int boot) const { return fmt::format("{}/results-{}.cpio", tmp_, boot); }
+	std::string stream_path(int boot) const { return fmt::format("{}/stream-{}.txt", tmp_, boot); }
+
+	nlohmann::json vm_info(const KernelChoice &k, const std::string &label, int boot) const
+	{
+		struct stat st = {};
+		stat(k.image.c_str(), &st);
+		nlohmann::json j = {{"accelerator", accel_.name},
+				    {"accelerator_reason", accel_.reason},
+				    {"qemu", qemu_version_},
+				    {"mem_bytes", o_.mem_bytes},
+				    {"smp", o_.smp},
+				    {"kernel_image", fs::absolute(k.image).string()},
+				    {"kernel_image_bytes", static_cast<uint64_t>(st.st_size)},
+				    {"kernel_label", label},
+				    {"boot", boot},
+				    {"host_kernel", kernel_release()},
+				    {"btf_hidden", o_.hide_btf},
+				    {"host", host_json()},
+				    {"started", utc_timestamp()}};
+		if (!k.provenance.is_null())
+			j["kernel_build"] = k.provenance;
+		if (!k.btf.empty())
+			j["btf_file"] = k.btf;
+		return j;
+	}
+
+	// The resumed boot's plan keeps the first plan's guest names, so the
+	// stream's output name stays the same.
+	static GuestPlan plan_guest_for_resume(const GuestPlan &first, const std::vector<std::string> &args)
+	{
+		GuestPlan p = first;
+		p.args = args;
+		return p;
+	}
+
+	Boot boot_once(const KernelChoice &k, const std::string &label, const GuestPlan &plan, int boot)
+	{
+		Boot b;
+		for (int attempt = 0; attempt < 2; ++attempt) {
+			std::string initrd = fmt::format("{}/initramfs-{}-{}.cpio", tmp_, boot, attempt);
+			write_file_exclusive(initrd, build_initramfs(o_, plan, vm_info(k, label, boot)));
+			unlink(results_path(boot).c_str());
+			unlink(stream_path(boot).c_str());
+			fmt::print(stderr, "vm: boot {}: {} on {} with {} and {} cpus, accelerator {} ({})\n", boot, k.image, qemu_version_,
+				   format_size(o_.mem_bytes), o_.smp, accel_.name, accel_.reason);
+			// A KVM that cannot run this guest is silent from the start: give it
+			// 30 s, then fall back to TCG once.
+			b = boot_qemu(o_, k.image, qemu_, accel_, initrd, results_path(boot), stream_path(boot),
+				      accel_.name == "kvm" ? std::min(30, o_.boot_timeout_s) : o_.boot_timeout_s);
+			fs::remove(initrd);
+			if (accel_.name == "kvm" && o_.accel == "auto" && !b.booted && b.outcome != BootOutcome::Interrupted) {
+				accel_ = {"tcg", fmt::format("KVM was tried first and the guest did not boot ({}); fell back to TCG",
+							     describe_failure(b, o_))};
+				continue;
+			}
+			break;
+		}
+		return b;
+	}
+
+	int finish_plain(const Boot &b, const std::vector<CpioEntry> &entries, const std::string &archive_error, const GuestPlan &plan)
+	{
+		auto fail = [&](const std::string &what) {
+			fmt::print(stderr, "odfbench: error: vm: {} after {:.0f} s; last console lines:\n", what, b.seconds);
+			for (const auto &l : b.tail)
+				fmt::print(stderr, "  | {}\n", l);
+			return b.outcome == BootOutcome::Interrupted ? 130 : 3;
+		};
+		if (b.outcome != BootOutcome::Finished)
+			return fail(describe_failure(b, o_) + (archive_error.empty() ? "" : " (" + archive_error + ")"));
+		if (!archive_error.empty())
+			return fail(archive_error);
+		GuestResults r = unpack_results(entries, plan, o_.results_dir);
+		if (!r.have_rc)
+			return fail("the guest's results carry no exit status");
+		if (r.store_failed && r.rc == 0)
+			r.rc = 1;
+		fmt::print(stderr, "vm: guest command exited with status {} after {:.0f} s ({})\n", r.rc, b.seconds, accel_.name);
+		return r.rc;
+	}
+};
+
+// Where the merged results go: the -o the user gave, else results_dir with
+// the guest's file name.
+std::string merged_path(const GuestPlan &plan, const std::string &output, const std::string &results_dir)
+{
+	for (const auto &[gname, hpath] : plan.outputs)
+		if (gname == output)
+			return hpath;
+	return (fs::path(results_dir) / output).string();
+}
+
+int store_merged(const nlohmann::json &doc, const std::string &path)
+{
+	try {
+		write_file_exclusive(path, doc.dump(1) + "\n");
+	} catch (const std::exception &e) {
+		fmt::print(stderr, "odfbench: error: vm: cannot store the results: {}\n", e.what());
+		return 1;
+	}
+	size_t crashed = 0, ok = 0;
+	for (const auto &r : doc["results"]) {
+		crashed += r.value("status", "") == "kernel-crash";
+		ok += r.value("status", "") == "ok";
+	}
+	fmt::print(stderr, "vm: results: {} ({} cells: {} ok, {} crashed the kernel; {} boots)\n", path, doc["results"].size(), ok,
+		   crashed, doc["run"]["boots"].size());
+	for (const auto &r : doc["results"])
+		if (r.value("status", "") == "kernel-crash")
+			fmt::print(stderr, "vm:   cell {} {} {} {}: {}\n", r["cell"].get<size_t>(), r["workload"].get<std::string>(),
+				   r["params"].value("size", "?"), r["mode"].get<std::string>(), r["reason"].get<std::string>());
+	std::string st = doc["run"]["status"];
+	return st == "complete" ? 0 : st == "interrupted" ? 130 : 1;
+}
+
+std::string arg_value(const std::vector<std::string> &args, const std::string &flag)
+{
+	for (size_t i = 0; i + 1 < args.size(); ++i)
+		if (args[i] == flag)
+			return args[i + 1];
+	return "";
+}
+
+// The check command's output, made on the host from every boot, in the form
+// the user asked for.
+int finish_check(const nlohmann::json &doc, const std::vector<std::string> &args, const GuestPlan &plan)
+{
+	bool json = std::find(args.begin(), args.end(), "--json") != args.end();
+	bool md = std::find(args.begin(), args.end(), "--markdown") != args.end();
+	std::string text = json ? doc.dump(2) + "\n" : md ? checks_markdown(doc) : checks_text(doc);
+	fwrite(text.data(), 1, text.size(), stdout);
+	fflush(stdout);
+	int rc = 0;
+	for (const auto &[gname, hpath] : plan.outputs)
+		try {
+			write_file_exclusive(hpath, doc.dump(1) + "\n");
+			fmt::print(stderr, "check: {}\n", hpath);
+		} catch (const std::exception &e) {
+			fmt::print(stderr, "odfbench: error: vm: cannot store the check results: {}\n", e.what());
+			rc = 1;
+		}
+	size_t crashed = 0;
+	for (const auto &c : doc["checks"])
+		for (const auto &[m, r] : c["results"].items())
+			crashed += r.value("status", "") == "kernel-crash";
+	fmt::print(stderr, "vm: check: {} checks over {} boots; {} verdicts are kernel crashes\n", doc["checks"].size(),
+		   doc["boots"].size(), crashed);
+	if (interrupted())
+		return 130;
+	return rc ? rc : checks_failed(doc) ? 1 : 0;
+}
+
+}  // namespace
+
+int run_vm(VmOptions o)
+{
+	std::vector<KernelChoice> kernels;
+	std::vector<std::string> labels;
+	for (const auto &arg : o.kernels) {
+		kernels.push_back(resolve_kernel(arg));
+		labels.push_back(label_of(arg, kernels.back()));
+	}
+	std::string qemu = check_options(o, kernels);
+	std::vector<GuestPlan> plans;
+	for (const auto &k : kernels)
+		plans.push_back(plan_guest(guest_args(o.args, k)));
+	if (kernels.size() > 1 && std::set<std::string>(labels.begin(), labels.end()).size() != labels.size())
+		throw std::invalid_argument("--kernel: two kernels with the same name; an A/B needs two different ones");
+
+	install_signal_handlers();
+	if (o.args[0] == "check" && kernels.size() == 1) {
+		// The checks dealt round robin among --jobs guests; each guest goes on
+		// in a fresh boot after a crash or a wedge.
+		std::vector<size_t> sel;
+		std::optional<std::vector<size_t>> only_cells;
+		if (auto c = arg_value(o.args, "--cells"); !c.empty())
+			only_cells = parse_cell_list(c, all_checks().size());
+		for (size_t k : select_checks(arg_value(o.args, "--only")))
+			if (!only_cells || std::binary_search(only_cells->begin(), only_cells->end(), k))
+				sel.push_back(k);
+		if (sel.empty())
+			throw std::invalid_argument("check: no check selected");
+		size_t jobs = std::min<size_t>(o.jobs, sel.size());
+		std::vector<std::vector<size_t>> deal(jobs);
+		for (size_t i = 0; i < sel.size(); ++i)
+			deal[i % jobs].push_back(sel[i]);
+		std::vector<Slot> slots(jobs);
+		std::vector<std::thread> threads;
+		for (size_t j = 0; j < jobs; ++j)
+			threads.emplace_back([&, j] {
+				VmSession s(o, qemu, static_cast<int>(j * 1000));
+				auto args = jobs > 1 ? with_cells(plans[0].args, deal[j]) : plans[0].args;
+				slots[j] = s.run_slot(labels[0], kernels[0], args, plans[0]);
+			});
+		for (auto &t : threads)
+			t.join();
+		std::vector<StreamedRun> runs;
+		std::vector<BootRecord> recs;
+		for (auto &s : slots) {
+			if (!s.check)  // the guest's check sent nothing: what the one boot said stands
+				return jobs == 1 ? s.rc : 3;
+			runs.insert(runs.end(), s.runs.begin(), s.runs.end());
+			recs.insert(recs.end(), s.records.begin(), s.records.end());
+		}
+		return finish_check(merge_check_boots(runs, recs, interrupted()), o.args, plans[0]);
+	}
+	VmSession session(o, qemu);
+	if (kernels.size() == 1 && o.boots == 1) {
+		Slot s = session.run_slot(labels[0], kernels[0], plans[0].args, plans[0]);
+		if (s.merged.is_null())
+			return s.rc;
+		int rc = store_merged(s.merged, merged_path(plans[0], s.runs.front().output, o.results_dir));
+		return rc == 0 ? s.rc : rc;
+	}
+	// A/B: A, B, A, B, ...; one results document with each trial's boot.
+	std::vector<std::pair<std::string, nlohmann::json>> slots;
+	std::string output;
+	for (int round = 0; round < o.boots && !interrupted(); ++round)
+		for (size_t i = 0; i < kernels.size() && !interrupted(); ++i) {
+			fmt::print(stderr, "vm: A/B round {}/{}: {}\n", round + 1, o.boots, labels[i]);
+			Slot s = session.run_slot(labels[i], kernels[i], plans[i].args, plans[i]);
+			if (output.empty() && !s.runs.empty())
+				output = s.runs.front().output;
+			slots.emplace_back(labels[i], s.merged);
+		}
+	nlohmann::json doc = merge_ab(slots);
+	if (doc.is_null()) {
+		fmt::print(stderr, "odfbench: error: vm: no boot of the A/B sent results\n");
+		return 3;
+	}
+	return store_merged(doc, merged_path(plans[0], output, o.results_dir));
 }
 
 }  // namespace odfb

@@ -81,6 +81,8 @@ mount -t tmpfs tmpfs /tmp
 # --hide-btf: look like a kernel built without CONFIG_DEBUG_INFO_BTF.
 grep -q odfbench.hide_btf /proc/cmdline && mount -t tmpfs hidden /sys/kernel/btf
 ulimit -l unlimited
+# ttyS2: each finished cell as it finishes (vm_stream.h), byte for byte.
+stty -F /dev/ttyS2 raw -echo 2>/dev/null && export ODFBENCH_STREAM=/dev/ttyS2
 echo "odfbench-vm: guest up: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) cpus"
 (while sleep 10; do echo "odfbench-vm: heartbeat"; done) &
 heartbeat=$!

@@ -7,7 +7,10 @@
 namespace odfb {
 
 struct VmOptions {
-	std::string kernel;                  // bzImage
+	std::vector<std::string> kernels;    // bzImage paths or cached variant names; two or more: an A/B
+	int boots = 1;                       // per kernel, alternating A, B, A, B, ...
+	bool resume = true;                  // after a kernel crash, a fresh boot runs the cells left
+	int jobs = 1;                        // check: this many guests at once, the checks dealt among them
 	uint64_t mem_bytes = 4ull << 30;
 	int smp = 2;
 	int timeout_s = 1800;                // hard limit for the whole VM

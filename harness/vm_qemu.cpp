@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <regex>
 #include <linux/kvm.h>
 #include <stdexcept>
 #include <sys/ioctl.h>
@@ -107,8 +108,30 @@ Accelerator choose_accelerator(const std::string &requested, const std::string &
 	return {"tcg", why + "; using TCG (software emulation: absolute times are slower than on hardware)"};
 }
 
-Boot boot_qemu(const VmOptions &o, const std::string &qemu, const Accelerator &accel, const std::string &initrd,
-	       const std::string &results_path, int boot_timeout_s)
+const char *outcome_name(BootOutcome o)
+{
+	switch (o) {
+	case BootOutcome::Finished: return "finished";
+	case BootOutcome::KernelCrash: return "kernel-crash";
+	case BootOutcome::Timeout: return "timeout";
+	case BootOutcome::BootTimeout: return "boot-timeout";
+	case BootOutcome::Silent: return "silent";
+	case BootOutcome::Interrupted: return "interrupted";
+	case BootOutcome::QemuFailed: return "qemu-failed";
+	}
+	return "?";
+}
+
+bool is_kernel_crash_line(const std::string &line)
+{
+	// After the printk timestamp, or at the start of a line without one.
+	static const std::regex crash(
+		R"((^|\] )(BUG: |Oops|Kernel panic - not syncing|general protection fault|kernel BUG at |Unable to handle (kernel|page fault)|watchdog: BUG: soft lockup|rcu: INFO: rcu_\w+ (self-)?detected stall|rcu: INFO: rcu_\w+ detected stalls))");
+	return std::regex_search(line, crash);
+}
+
+Boot boot_qemu(const VmOptions &o, const std::string &kernel, const std::string &qemu, const Accelerator &accel,
+	       const std::string &initrd, const std::string &results_path, const std::string &stream_path, int boot_timeout_s)
 {
 	std::vector<std::string> argv = {qemu,
 					 "-accel", accel.name,
@@ -117,7 +140,8 @@ Boot boot_qemu(const VmOptions &o, const std::string &qemu, const Accelerator &a
 					 "-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none", "-no-reboot",
 					 "-serial", "stdio",
 					 "-serial", "file:" + results_path,
-					 "-kernel", o.kernel,
+					 "-serial", "file:" + stream_path,
+					 "-kernel", kernel,
 					 "-initrd", initrd,
 					 "-append", "console=ttyS0 panic=-1 loglevel=4 rdinit=/init " + std::string(o.hide_btf ? "odfbench.hide_btf=1 " : "") + o.append};
 	if (accel.name == "kvm")
@@ -139,7 +163,7 @@ Boot boot_qemu(const VmOptions &o, const std::string &qemu, const Accelerator &a
 	Boot b;
 	Console con(isatty(2));
 	uint64_t t0 = now_ns(), last_out = t0;
-	uint64_t panic_at = 0;
+	uint64_t crash_at = 0;
 	std::string partial;
 	bool eof = false, cr_pending = false;
 	auto elapsed = [&] { return (now_ns() - t0) / 1e9; };
@@ -175,10 +199,12 @@ Boot boot_qemu(const VmOptions &o, const std::string &qemu, const Accelerator &a
 					continue;
 				remember(l);
 				con.line(l, elapsed());
+				if (!crash_at && is_kernel_crash_line(l))
+					crash_at = now_ns();
+				if (crash_at && b.crash.size() < 80)
+					b.crash.push_back(l);
 				if (l.find("odfbench-vm: guest up") != std::string::npos)
 					b.booted = true;
-				if (l.find("Kernel panic - not syncing") != std::string::npos && !panic_at)
-					panic_at = now_ns();
 			}
 		}
 		double t = elapsed();
@@ -186,8 +212,8 @@ Boot boot_qemu(const VmOptions &o, const std::string &qemu, const Accelerator &a
 		BootOutcome stop = BootOutcome::Finished;
 		if (interrupted())
 			stop = BootOutcome::Interrupted;
-		else if (panic_at && now_ns() - panic_at > 3'000'000'000ull)  // let the trace print first
-			stop = BootOutcome::Panic;
+		else if (crash_at && now_ns() - crash_at > 3'000'000'000ull)  // let the trace print first
+			stop = BootOutcome::KernelCrash;
 		else if (t > o.timeout_s)
 			stop = BootOutcome::Timeout;
 		else if (!b.booted && t > boot_timeout_s)
@@ -206,7 +232,7 @@ Boot boot_qemu(const VmOptions &o, const std::string &qemu, const Accelerator &a
 	qemu_group.wait(30000);  // its output is closed: QEMU is exiting
 	b.qemu_status = qemu_group.status();
 	b.seconds = elapsed();
-	b.outcome = panic_at ? BootOutcome::Panic
+	b.outcome = crash_at ? BootOutcome::KernelCrash
 		    : WIFEXITED(b.qemu_status) && WEXITSTATUS(b.qemu_status) == 0 ? BootOutcome::Finished
 										   : BootOutcome::QemuFailed;
 	return b;
@@ -215,8 +241,8 @@ Boot boot_qemu(const VmOptions &o, const std::string &qemu, const Accelerator &a
 std::string describe_failure(const Boot &b, const VmOptions &o)
 {
 	switch (b.outcome) {
-	case BootOutcome::Panic:
-		return "the guest kernel panicked";
+	case BootOutcome::KernelCrash:
+		return "the guest kernel crashed: " + (b.crash.empty() ? std::string("(no console line)") : b.crash.front());
 	case BootOutcome::Timeout:
 		return fmt::format("hard timeout: the VM ran for {} s (--timeout); QEMU was killed", o.timeout_s);
 	case BootOutcome::BootTimeout:

@@ -3,6 +3,7 @@
 #pragma once
 #include <deque>
 #include <string>
+#include <vector>
 
 namespace odfb {
 
@@ -17,20 +18,28 @@ struct Accelerator {
 // a paravirtual /dev/kvm without them cannot run a stock guest kernel.
 Accelerator choose_accelerator(const std::string &requested, const std::string &cpuinfo = "/proc/cpuinfo");
 
-enum class BootOutcome { Finished, Panic, Timeout, BootTimeout, Silent, Interrupted, QemuFailed };
+enum class BootOutcome { Finished, KernelCrash, Timeout, BootTimeout, Silent, Interrupted, QemuFailed };
+const char *outcome_name(BootOutcome o);  // "finished", "kernel-crash", ...
+
+// A console line that says the guest kernel is broken: an oops, a BUG, a
+// panic, a general protection fault, a soft lockup or an RCU stall.
+bool is_kernel_crash_line(const std::string &line);
 
 struct Boot {
 	BootOutcome outcome = BootOutcome::QemuFailed;
 	bool booted = false;
 	int qemu_status = 0;
 	std::deque<std::string> tail;  // last console lines
+	std::vector<std::string> crash;  // from the first crash line on (KernelCrash)
 	double seconds = 0;
 };
 
 // Runs QEMU until it exits or a limit of `o` (or boot_timeout_s) stops it.
-// The guest's ttyS1, the results archive, is written to results_path.
-Boot boot_qemu(const VmOptions &o, const std::string &qemu, const Accelerator &accel, const std::string &initrd,
-	       const std::string &results_path, int boot_timeout_s);
+// The guest's ttyS1, the results archive, is written to results_path, and
+// its ttyS2, the per-cell event stream, to stream_path.  A kernel crash on
+// the console stops the guest at once (after 3 s for the trace to print).
+Boot boot_qemu(const VmOptions &o, const std::string &kernel, const std::string &qemu, const Accelerator &accel,
+	       const std::string &initrd, const std::string &results_path, const std::string &stream_path, int boot_timeout_s);
 
 // A sentence for any outcome but Finished.
 std::string describe_failure(const Boot &b, const VmOptions &o);

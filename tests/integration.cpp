@@ -133,7 +133,7 @@ int run_for_test(const std::filesystem::path &dir, const char *spec_json, nlohma
 	RunOptions o;
 	o.progress = false;
 	o.fault_probe = fault_probe;
-	int rc = run_spec(spec, odf, *probes, out, o);
+	int rc = run_spec(spec, expand_cells(spec), odf, *probes, out, o);
 	doc = nlohmann::json::parse(std::ifstream(out.path()));
 	if (odf_out)
 		*odf_out = odf;
@@ -526,7 +526,7 @@ TEST(Integration, RunnerLeavesNoRecordBehind)
 	ResultsFile out((dir / "r.json").string());
 	RunOptions o;
 	o.progress = false;
-	int rc = run_spec(spec, odf, *probes, out, o);
+	int rc = run_spec(spec, expand_cells(spec), odf, *probes, out, o);
 	size_t left = procs.size();
 	std::filesystem::remove_all(dir);
 	EXPECT_EQ(rc, 0);

@@ -112,3 +112,48 @@ TEST(Registry, EveryNameMakesThatWorkload)
 	// thp builds its fork-latency lazily, so it reports the same metrics.
 	EXPECT_EQ(make_workload("thp")->metrics(), make_workload("fork-latency")->metrics());
 }
+
+// Shards: every cell of a spec is in exactly one of N shards, whatever N.
+TEST(Shards, EveryCellInExactlyOneShard)
+{
+	auto spec = parse_spec(nlohmann::json::parse(
+		R"({"experiments": [{"workload": "fork-latency", "sizes": ["64M", "256M", "1G"], "modes": ["fork", "odf", "odf-procfs"]},
+		                     {"workload": "fork-rate", "sizes": ["8M"], "modes": ["fork", "odf"]}]})"));
+	auto all = expand_cells(spec);
+	ASSERT_EQ(all.size(), 11u);
+	for (size_t i = 0; i < all.size(); ++i)
+		EXPECT_EQ(all[i].index, i);
+	for (int n : {1, 2, 3, 4, 7, 11, 12, 20}) {
+		std::vector<int> seen(all.size(), 0);
+		for (int i = 1; i <= n; ++i)
+			for (const auto &c : select_cells(all, Shard{i, n}, std::nullopt))
+				++seen.at(c.index);
+		for (size_t c = 0; c < all.size(); ++c)
+			EXPECT_EQ(seen[c], 1) << "cell " << c << " with N=" << n;
+	}
+	// Round robin: shard sizes differ by at most one, and a shard mixes workloads.
+	auto s1 = select_cells(all, Shard{1, 3}, std::nullopt), s3 = select_cells(all, Shard{3, 3}, std::nullopt);
+	EXPECT_EQ(s1.size(), 4u);
+	EXPECT_EQ(s3.size(), 3u);
+	EXPECT_EQ(s1.back().experiment, 1u);
+}
+
+TEST(Shards, ParseAndCellLists)
+{
+	EXPECT_EQ(parse_shard("2/8").index, 2);
+	EXPECT_EQ(parse_shard("2/8").count, 8);
+	EXPECT_EQ(parse_shard("2/8").text(), "2/8");
+	for (const char *bad : {"0/4", "5/4", "1/0", "1", "a/b", "1/2x", "-1/2", ""})
+		EXPECT_THROW(parse_shard(bad), SpecError) << bad;
+	EXPECT_EQ(parse_cell_list("7,0,3-5,4", 10), (std::vector<size_t>{0, 3, 4, 5, 7}));
+	for (const char *bad : {"", "10", "x", "5-3", "1,,2", "-1"})
+		EXPECT_THROW(parse_cell_list(bad, 10), SpecError) << bad;
+	EXPECT_EQ(format_cell_list({0, 3, 4, 5, 7}), "0,3-5,7");
+	EXPECT_EQ(format_cell_list({}), "");
+	// A shard and a list together: the list within the shard.
+	auto spec = parse_spec(nlohmann::json::parse(R"({"workload": "fork-latency", "sizes": ["64M", "256M"], "modes": ["fork", "odf"]})"));
+	auto cells = select_cells(expand_cells(spec), Shard{1, 2}, std::vector<size_t>{0, 1, 2});
+	ASSERT_EQ(cells.size(), 2u);
+	EXPECT_EQ(cells[0].index, 0u);
+	EXPECT_EQ(cells[1].index, 2u);
+}

@@ -462,3 +462,63 @@ TEST(Compare, UnknownWorkloadIsReadFromItsDescriptors)
 	EXPECT_NEAR(row["speedup"]["value"].get<double>(), 3.0, 1e-9);  // a rate: ODF / fork
 	EXPECT_TRUE(row["speedup"]["significant"].get<bool>());
 }
+
+// Kernel A/B with the boot as the unit.  Ground truth by hand: boot medians
+// 10,11,12 vs 20,22,24 are exactly 2x apart per boot, so the ratio of
+// geometric means is 2 and the log-spreads are equal.
+TEST(BootRatio, ValueIntervalAndTooFewBoots)
+{
+	auto r = boot_ratio({10, 11, 12}, {20, 22, 24});
+	ASSERT_TRUE(r.value);
+	EXPECT_NEAR(*r.value, 2.0, 1e-12);
+	ASSERT_TRUE(r.ci);
+	EXPECT_LT((*r.ci)[0], 2.0);
+	EXPECT_GT((*r.ci)[1], 2.0);
+	EXPECT_TRUE(r.significant);  // spread ~9% per boot, effect 100%
+	// Welch by hand: log sd s of {10,11,12} = 0.0909..; se = sqrt(2 s^2 / 3); df = 4, t = 2.776
+	double l[] = {std::log(10.0), std::log(11.0), std::log(12.0)};
+	double m = (l[0] + l[1] + l[2]) / 3, v = 0;
+	for (double x : l)
+		v += (x - m) * (x - m);
+	v /= 2;
+	double half = 2.776 * std::sqrt(2 * v / 3);
+	EXPECT_NEAR((*r.ci)[0], 2.0 * std::exp(-half), 1e-9);
+	EXPECT_NEAR((*r.ci)[1], 2.0 * std::exp(half), 1e-9);
+	EXPECT_NEAR(r.df, 4.0, 1e-9);
+	// Boot-to-boot spread as large as the effect: not significant.
+	auto noisy = boot_ratio({33.6, 43.7, 35.0}, {38.0, 47.0, 36.5});
+	ASSERT_TRUE(noisy.ci);
+	EXPECT_FALSE(noisy.significant);
+	// Two boots per kernel: a value, no interval, and the reason says why.
+	auto two = boot_ratio({10, 12}, {20, 24});
+	EXPECT_TRUE(two.value);
+	EXPECT_FALSE(two.ci);
+	EXPECT_NE(two.reason.find("at least 3"), std::string::npos);
+	EXPECT_FALSE(boot_ratio({}, {1, 2, 3}).value);
+	EXPECT_FALSE(boot_ratio({0, 1, 2}, {1, 2, 3}).value);
+	EXPECT_EQ(to_json(r)["boots"], nlohmann::json({3, 3}));
+}
+
+// Shard files of one spec are one evaluation for compare; shards of another
+// spec or kernel stay apart, and a missing shard is said.
+TEST(Compare, ShardFilesMergeIntoOneRun)
+{
+	auto shard = [](const char *which, int cell, const char *release) {
+		nlohmann::json d = {{"run", {{"status", "complete"}, {"kernel", {{"release", release}}}, {"odf", {{"variant", "none"}}},
+					     {"host", {{"cpu_model", "x"}}}, {"spec", {{"name", "s"}}},
+					     {"selection", {{"shard", which}, {"cells", std::to_string(cell)}}}}},
+				    {"results", {{{"cell", cell}, {"workload", "fork-latency"}}}}};
+		return d;
+	};
+	auto out = merge_shards({"a.json", "b.json", "c.json", "d.json"},
+				{shard("2/3", 1, "6.18"), shard("1/3", 0, "6.18"), shard("1/3", 0, "6.1"), {{"run", nlohmann::json::object()}, {"results", nlohmann::json::array()}}});
+	ASSERT_EQ(out.size(), 3u);
+	const auto &m = out[0].second;
+	ASSERT_EQ(m["results"].size(), 2u);
+	EXPECT_EQ(m["results"][0]["cell"], 0);  // cell order, whatever the file order
+	EXPECT_EQ(m["results"][1]["cell"], 1);
+	EXPECT_EQ(m["run"]["shards"].size(), 2u);
+	EXPECT_EQ(m["run"]["shards_missing"], "2 of 3 shards given");
+	EXPECT_EQ(out[1].second["run"]["kernel"]["release"], "6.1");  // another kernel: its own run
+	EXPECT_FALSE(out[2].second["run"].contains("shards"));        // not a shard: untouched
+}

@@ -78,7 +78,7 @@ if [ $rc -eq 2 ] && grep -q 'unknown workload "nope"' "$tmp/e.err"; then ok "gue
 
 # F. A panic is detected and reported with the console's last lines.
 vm --append rdinit=/nonexistent -- doctor >/dev/null 2>"$tmp/f.err"; rc=$?
-if [ $rc -eq 3 ] && grep -q "panicked" "$tmp/f.err" && grep -q "Kernel panic" "$tmp/f.err"; then ok "panic detected"; else bad "panic (rc=$rc)"; tail -5 "$tmp/f.err"; fi
+if [ $rc -eq 3 ] && grep -q "kernel crashed" "$tmp/f.err" && grep -q "Kernel panic" "$tmp/f.err"; then ok "panic detected"; else bad "panic (rc=$rc)"; tail -5 "$tmp/f.err"; fi
 
 # G. A guest whose init never speaks hits the boot timeout.
 vm --append rdinit=/bin/cat --boot-timeout 8 -- doctor >/dev/null 2>"$tmp/g.err"; rc=$?
@@ -107,6 +107,34 @@ pid=$!
 for _ in $(seq 60); do grep -q "guest up" "$tmp/i.err" && break; sleep 0.5; done
 kill -INT $pid; wait $pid; rc=$?
 if [ $rc -eq 130 ] && [ -z "$(leftovers)" ]; then ok "SIGINT: exit 130, nothing left behind"; else bad "SIGINT (rc=$rc) $(leftovers)"; tail -3 "$tmp/i.err"; fi
+
+# J. A kernel that crashes mid-run loses nothing: the guest crashes on purpose
+#    (sysrq-trigger) in the middle cell of three.  The cell before it came home
+#    as it finished, the crash is recorded with its console lines, and a fresh
+#    boot ran the cell after it.
+cat >"$tmp/crash-spec.json" <<'JSON'
+{"name": "crash", "experiments": [
+ {"workload": "fork-latency", "sizes": ["16M"], "modes": ["fork"], "reps": 2, "warmup": 0},
+ {"workload": "external", "sizes": ["1M"], "modes": ["fork"], "reps": 1, "warmup": 0,
+  "params": {"command": ["/bin/sh", "-c", "echo c > /proc/sysrq-trigger"], "metric": {"name": "x", "regex": "([0-9]+)"}}},
+ {"workload": "fork-latency", "sizes": ["32M"], "modes": ["fork"], "reps": 2, "warmup": 0}]}
+JSON
+vm -- run "$tmp/crash-spec.json" --no-progress -o "$tmp/j.json" >/dev/null 2>"$tmp/j.err"; rc=$?
+if [ $rc -eq 0 ] && $py - "$tmp/j.json" "$(dirname "$0")/../docs/results.schema.json" <<'PY'
+import json, sys, jsonschema
+j = json.load(open(sys.argv[1]))
+jsonschema.validate(j, json.load(open(sys.argv[2])))
+r = {x["cell"]: x for x in j["results"]}
+assert sorted(r) == [0, 1, 2], sorted(r)
+assert r[0]["status"] == "ok" and r[0]["boot"] == 0 and len(r[0]["trials"]) == 2, r[0].get("reason")
+assert r[1]["status"] == "kernel-crash" and r[1]["boot"] == 0, r[1]
+assert any("sysrq triggered crash" in l for l in r[1]["console"]), r[1]["console"][:3]
+assert r[2]["status"] == "ok" and r[2]["boot"] == 1 and len(r[2]["trials"]) == 2, r[2].get("reason")
+b = j["run"]["boots"]
+assert [x["outcome"] for x in b] == ["kernel-crash", "finished"], b
+assert j["run"]["status"] == "complete", j["run"]["status"]
+PY
+then ok "kernel crash mid-run: cell before kept, crash recorded with its oops, fresh boot ran the rest"; else bad "kernel crash mid-run (rc=$rc)"; grep -v 'guest|' "$tmp/j.err" | tail -5; fi
 
 echo "vm_guest: $pass passed, $fail failed"
 [ $fail -eq 0 ]

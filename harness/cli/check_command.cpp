@@ -12,13 +12,14 @@
 #include "cli.h"
 #include "odf_detect.h"
 #include "results_file.h"
+#include "spec.h"
 #include "supervise.h"
 
 namespace odfb::cli {
 namespace {
 
 struct CheckArgs {
-	std::string modes = "fork,odf", output, only;
+	std::string modes = "fork,odf", output, only, cells;
 	bool json = false, markdown = false, no_progress = false, list = false;
 	int timeout_s = 30;
 };
@@ -48,6 +49,15 @@ int check(const CheckArgs &a)
 		matched |= c.name.find(a.only) != std::string::npos;
 	if (!matched)
 		throw std::invalid_argument(fmt::format("--only: no check name contains \"{}\"", a.only));
+	if (!a.cells.empty()) {
+		try {
+			o.cells = parse_cell_list(a.cells, all_checks().size());
+		} catch (const SpecError &e) {
+			throw std::invalid_argument(e.what());
+		}
+	}
+	if (const char *s = getenv("ODFBENCH_STREAM"))
+		o.stream_path = s;
 	std::unique_ptr<ResultsFile> out;
 	if (!a.output.empty())
 		out = std::make_unique<ResultsFile>(a.output);  // claimed before any check runs
@@ -69,10 +79,7 @@ int check(const CheckArgs &a)
 		std::cout << checks_markdown(doc);
 	else
 		std::cout << checks_text(doc);
-	bool bad = doc["status"] != "complete";
-	for (const auto &c : doc["checks"])
-		for (const auto &[mode, r] : c["results"].items())
-			bad |= r["status"] == "fail" || r["status"] == "crashed" || r["status"] == "hung" || r["status"] == "error";
+	bool bad = checks_failed(doc);
 	if (out)
 		fmt::print(stderr, "check: {}\n", out->path());
 	return interrupted() ? 130 : bad ? 1 : 0;
@@ -89,6 +96,7 @@ void add_check_command(CLI::App &app, int &exit_code)
 	sub->add_flag("--markdown", a->markdown, "The matrix as a markdown table");
 	sub->add_option("-o,--output", a->output, "Also write the JSON here (must not exist)");
 	sub->add_option("--timeout", a->timeout_s, "Seconds per test before it counts as hung")->capture_default_str();
+	sub->add_option("--cells", a->cells, "Run only these check indices (the order of --list, from 0), e.g. 0,4-7");
 	sub->add_option("--only", a->only, "Run only this check (exact name), or those whose name contains this");
 	sub->add_flag("--no-progress", a->no_progress, "No progress line");
 	sub->add_flag("--list", a->list, "List the checks (one name per line) and exit");

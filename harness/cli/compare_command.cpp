@@ -34,7 +34,15 @@ int compare(const CompareArgs &a)
 	} catch (const std::exception &e) {
 		die(e.what());
 	}
-	auto c = compare_runs(a.files, docs);
+	std::vector<std::string> paths;
+	std::vector<nlohmann::json> merged;
+	for (auto &[p, d] : merge_shards(a.files, docs)) {
+		if (d["run"].contains("shards_missing"))
+			fmt::print(stderr, "compare: {}: {}\n", p, d["run"]["shards_missing"].get<std::string>());
+		paths.push_back(p);
+		merged.push_back(std::move(d));
+	}
+	auto c = compare_runs(paths, merged);
 	md->write_text(compare_markdown(c));
 	if (a.json)
 		std::cout << c.dump(2) << "\n";

@@ -1,4 +1,5 @@
 // odfbench run: an experiment spec, from a file or from flags.
+#include <cstdlib>
 #include <memory>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@ struct RunArgs {
 	bool no_progress = false;
 	std::string fault_probe = "auto";
 	int cell_timeout = 1800;
+	std::string shard, cells;
 	ProbeFlags pf;
 };
 
@@ -87,15 +89,27 @@ int run(const RunArgs &a)
 		die(fmt::format("--cell-timeout: {} is out of range [1, 1000000]", a.cell_timeout));
 	ropts.cell_timeout_s = a.cell_timeout;
 	ropts.fault_probe = a.fault_probe;
+	if (const char *s = getenv("ODFBENCH_STREAM"))
+		ropts.stream_path = s;
+	std::vector<Cell> cells;
 	try {
+		auto all = expand_cells(spec);
+		std::optional<std::vector<size_t>> only;
+		if (!a.cells.empty())
+			only = parse_cell_list(a.cells, all.size());
+		if (!a.shard.empty())
+			ropts.shard = parse_shard(a.shard);
+		cells = select_cells(all, ropts.shard, only);
+		if (cells.empty())
+			throw SpecError(fmt::format("shard {} of this spec's {} cells is empty", a.shard, all.size()));
 		if (spec.fit_to_memory) {
-			fit_to_memory(spec, ropts);
+			cells = fit_to_memory(spec, cells, ropts);
 			for (const auto &c : spec.capped)
 				fmt::print(stderr, "capped: {}\n", c);
-			if (spec.experiments.empty())
-				throw SpecError("every size of this spec is beyond the memory guard on this machine");
+			if (cells.empty())
+				throw SpecError("every cell of this run is beyond the memory guard on this machine");
 		}
-		check_memory(spec, ropts);
+		check_memory(spec, cells, ropts);
 	} catch (const SpecError &e) {
 		die(e.what());
 	}
@@ -115,7 +129,7 @@ int run(const RunArgs &a)
 	}
 	install_signal_handlers();
 	try {
-		return run_spec(spec, odf, *probes, *out, ropts);
+		return run_spec(spec, cells, odf, *probes, *out, ropts);
 	} catch (const std::exception &e) {
 		die(e.what(), 1);
 	}
@@ -143,6 +157,10 @@ void add_run_command(CLI::App &app, int &exit_code)
 		->capture_default_str();
 	sub->add_option("--cell-timeout", a->cell_timeout, "Seconds before a (workload, size, mode) cell counts as hung and is killed")
 		->capture_default_str();
+	sub->add_option("--shard", a->shard,
+			"I/N: run only the cells whose index is I-1 modulo N (spread a spec over N machines; compare and the "
+			"figures take the N files as one run)");
+	sub->add_option("--cells", a->cells, "Run only these cell indices of the spec, e.g. 0,3,7-9 (run.selection lists them)");
 	a->pf.add(sub);
 	sub->callback([a, &exit_code] { exit_code = run(*a); });
 }

@@ -17,7 +17,13 @@ void add_vm_command(CLI::App &app, int &exit_code)
 	auto a = std::make_shared<VmArgs>();
 	VmOptions &vmo = a->vmo;
 	auto *sub = app.add_subcommand("vm", "Run an odfbench command under a kernel image in a QEMU guest");
-	sub->add_option("--kernel", vmo.kernel, "Kernel image (bzImage / vmlinuz)")->required();
+	sub->add_option("--kernel", vmo.kernels,
+			"Kernel image (bzImage / vmlinuz) or a cached variant (odfbench kernel list); give two or more for an A/B")
+		->required();
+	sub->add_option("--boots", vmo.boots, "Boots per kernel, alternating A, B, A, B, ... (run only)")->capture_default_str();
+	sub->add_option("--jobs", vmo.jobs, "check: this many guests at once, the checks dealt among them")->capture_default_str();
+	sub->add_flag("--no-resume", [&vmo](int64_t) { vmo.resume = false; },
+		      "After a kernel crash, do not boot a fresh guest for the cells left");
 	sub->add_option("--mem", a->mem, "Guest memory")->capture_default_str();
 	sub->add_option("--smp", vmo.smp, "Guest CPUs")->capture_default_str();
 	sub->add_option("--timeout", vmo.timeout_s, "Hard limit in seconds; QEMU is killed after it")->capture_default_str();

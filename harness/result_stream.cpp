@@ -1,0 +1,43 @@
+#include "result_stream.h"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+namespace odfb {
+
+ResultStream::ResultStream(const std::string &path)
+{
+	if (!path.empty())
+		fd_ = open(path.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
+}
+
+ResultStream::~ResultStream()
+{
+	if (fd_ >= 0)
+		close(fd_);
+}
+
+void ResultStream::send(const nlohmann::json &event)
+{
+	if (fd_ < 0)
+		return;
+	std::string s = "ODFBENCH-EVENT " + event.dump() + "\n";
+	for (size_t off = 0; off < s.size();) {
+		ssize_t n = write(fd_, s.data() + off, s.size() - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		off += static_cast<size_t>(n);
+	}
+	if (isatty(fd_))
+		tcdrain(fd_);  // out of the UART before the next cell can crash the kernel
+	else
+		fsync(fd_);
+}
+
+}  // namespace odfb
