@@ -93,7 +93,7 @@ def run_label(path, doc):
     run = doc["run"]
     vm = (run.get("environment") or {}).get("vm")
     where = f", VM {vm.get('accelerator')}" if isinstance(vm, dict) else ""
-    return f"{run['kernel']['release']} ({run['odf']['variant']}{where})"
+    return f"{(run.get('kernel') or {}).get('release', '?')} ({(run.get('odf') or {}).get('variant', '?')}{where})"
 
 
 def mode_rank(mode):

@@ -10,6 +10,8 @@ fail=0
 mkdir "$tmp/in" "$tmp/out"
 echo '{"results": [' >"$tmp/in/broken.json"
 echo '{"kind": "something-else"}' >"$tmp/in/other.json"
+echo '{"run": {"odf": {}}, "results": []}' >"$tmp/in/nokernel.json"
+echo '{"run": {"kernel": {}, "odf": {}}, "results": [{"workload": "fork-latency"}]}' >"$tmp/in/noresult.json"
 good="$fx/host-6.18-no-odf.json"
 check() {  # expected substring, then report's arguments
 	local want=$1; shift
@@ -26,6 +28,8 @@ check() {  # expected substring, then report's arguments
 check "/nonexistent.json: no such file"                       /nonexistent.json -o r.html
 check "broken.json: not valid JSON"                            "$good" "$tmp/in/broken.json" -o r.html
 check "other.json: not an odfbench results file"               "$tmp/in/other.json" -o r.html
+check "nokernel.json: not a complete odfbench results file (run.kernel missing)" "$tmp/in/nokernel.json" -o r.html
+check "noresult.json: not a complete odfbench results file (a result without" "$tmp/in/noresult.json" -o r.html
 check "directory $tmp/out/nodir does not exist"                "$good" -o "$tmp/out/nodir/r.html"
 check "--markdown and -o name the same file"                   "$good" -o r.html --markdown ./r.html
 check "files is required"                                      -o r.html

@@ -57,6 +57,17 @@ void validate_input(const std::string &path, std::vector<std::string> &result_pa
 	if (is_check_file(doc))
 		return;
 	if (doc.is_object() && doc.contains("results") && doc["results"].is_array() && doc.contains("run") && doc["run"].is_object()) {
+		// What the page reads of every file; anything less is named here, not in a Python traceback.
+		const auto &run = doc["run"];
+		for (const char *k : {"kernel", "odf"})
+			if (!run.contains(k) || !run[k].is_object())
+				throw std::invalid_argument(fmt::format("{}: not a complete odfbench results file (run.{} missing)", path, k));
+		for (const auto &r : doc["results"])
+			if (!r.is_object() || !r.contains("workload") || !r["workload"].is_string() || !r.contains("mode") ||
+			    !r["mode"].is_string() || !r.contains("status") || !r["status"].is_string() || !r.contains("params") ||
+			    !r["params"].is_object())
+				throw std::invalid_argument(
+					fmt::format("{}: not a complete odfbench results file (a result without workload, mode, status or params)", path));
 		result_paths.push_back(path);
 		results.push_back(std::move(doc));
 		return;
