@@ -294,9 +294,15 @@ def post_fork_access(runs, outdir, written):
     legend_for(axes[2], st, keys, multi, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     fig.suptitle("Post-fork access: the fork, the faults that follow, and the cost per fault")
     fig.tight_layout()
+    # bars side by side are only alike if the access pattern is: say so when it is not
+    pattern = {}
+    for c in cs:
+        pattern.setdefault(c["label"], ", ".join(f"{k}={v}" for k, v in sorted(c["params"].items())) or "defaults")
+    differ = (" Access parameters differ between runs (" + "; ".join(f"{k}: {v}" for k, v in pattern.items()) + ")."
+              if len(set(pattern.values())) > 1 else "")
     finish(fig, "post_fork_access", outdir, written,
            f"Per cell (kernel, size, mode): fork_ns; child_access_ns (+ parent_access_ns when the parent also "
-           f"writes); ns_per_fault = access time / faults taken. Medians; {n_text(cs, 'fork_ns')}. "
+           f"writes); ns_per_fault = access time / faults taken.{differ} Medians; {n_text(cs, 'fork_ns')}. "
            f"{ci_caption(no_ci, op.MIN_N_95)} {machine_text(runs, labels)}",
            [op.unmeasured_note(all_cs), tcg_warning(runs, labels)])
     return None
