@@ -5,7 +5,8 @@ JOBS ?= $(shell nproc)
 DEPS = clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev cmake g++ make pkg-config \
        nlohmann-json3-dev libgtest-dev libcli11-dev libfmt-dev python3-jsonschema python3-matplotlib git \
        qemu-system-x86 busybox-static libhiredis-dev redis-server \
-       libsqlite3-dev afl++ libseccomp-dev binutils util-linux
+       libsqlite3-dev afl++ libseccomp-dev binutils util-linux \
+       chromium
 
 .PHONY: all deps build run figures performance test clean
 PY = /usr/bin/python3
@@ -36,6 +37,15 @@ run: build
 figures:
 	@[ -n "$(RESULTS)" ] || { echo "make figures: no results/*.json yet (make run, or RESULTS=...)"; exit 2; }
 	$(PY) plots/make_figures.py -o plots $(RESULTS)
+
+# make report [RESULTS="a.json b.json check.json"]: one self-contained HTML page (and
+# its markdown twin) of those results; prints where it went.
+.PHONY: report
+report: build
+	@[ -n "$(RESULTS)" ] || { echo "make report: no results/*.json yet (make run, or RESULTS=...)"; exit 2; }
+	@mkdir -p results
+	ts=$$(date -u +%Y%m%dT%H%M%SZ); \
+	  $(BUILD)/odfbench report $(RESULTS) -o results/report-$$ts.html --markdown results/report-$$ts.md
 
 # Regenerates docs/performance.md: probe overhead measured on this machine.
 performance: build

@@ -55,6 +55,7 @@ int main(int argc, char **argv)
 	cli::add_overhead_command(app, exit_code);
 	cli::add_vm_command(app, exit_code);
 	cli::add_kernel_command(app, exit_code);
+	cli::add_report_command(app, exit_code);
 
 	try {
 		app.parse(argc, argv);

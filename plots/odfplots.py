@@ -11,8 +11,48 @@ import math
 import os
 
 MODES = ["fork", "odf", "odf-procfs"]
-COLORS = {"fork": "#444444", "odf": "#d62728", "odf-procfs": "#1f77b4"}
 MARKERS = {"fork": "o", "odf": "s", "odf-procfs": "^"}
+LINESTYLES = {"fork": "-", "odf": "--", "odf-procfs": ":"}
+# One color family per kernel (run), one shade per mode inside it (fork darkest),
+# so the same mode on two kernels never shares a color.  Published numbers are
+# black and never use a family.
+FAMILIES = [
+    ("Reds", {"fork": "#67000d", "odf": "#d62728", "odf-procfs": "#fb6a4a"}),
+    ("Blues", {"fork": "#08306b", "odf": "#2171b5", "odf-procfs": "#6baed6"}),
+    ("Greens", {"fork": "#00441b", "odf": "#238b45", "odf-procfs": "#74c476"}),
+    ("Purples", {"fork": "#3f007d", "odf": "#6a51a3", "odf-procfs": "#9e9ac8"}),
+    ("Oranges", {"fork": "#7f2704", "odf": "#d94801", "odf-procfs": "#fd8d3c"}),
+]
+PUBLISHED_COLOR = "#000000"
+
+
+class Styles:
+    """Color family per run label (in the order the runs were given), marker and
+    line style per mode."""
+
+    def __init__(self, runs):
+        self.labels = []
+        for path, doc in runs:
+            lbl = run_label(path, doc)
+            if lbl not in self.labels:
+                self.labels.append(lbl)
+
+    def color(self, label, mode):
+        fam = FAMILIES[self.labels.index(label) % len(FAMILIES)][1] if label in self.labels else FAMILIES[0][1]
+        return fam.get(mode, fam["odf"])
+
+    def of(self, label, mode):
+        """matplotlib keyword arguments for one (kernel, mode) series."""
+        return {"color": self.color(label, mode), "marker": MARKERS.get(mode, "D"), "linestyle": LINESTYLES.get(mode, "-")}
+
+
+def size_label(nbytes):
+    """64M, 256M, 1G, 1.5G: the footprint as people write it."""
+    for unit, shift in (("T", 40), ("G", 30), ("M", 20), ("K", 10)):
+        if nbytes >= 1 << shift:
+            v = nbytes / (1 << shift)
+            return f"{v:.0f}{unit}" if abs(v - round(v)) < 1e-9 else f"{v:.3g}{unit}"
+    return f"{nbytes:.0f}"
 
 # docs/odf-kernels.md §5: the EuroSys'21 paper and the patch set's README.
 PAPER = {
@@ -53,7 +93,31 @@ def run_label(path, doc):
     run = doc["run"]
     vm = (run.get("environment") or {}).get("vm")
     where = f", VM {vm.get('accelerator')}" if isinstance(vm, dict) else ""
-    return f"{run['kernel']['release']} ({run['odf']['variant']}{where})"
+    return f"{(run.get('kernel') or {}).get('release', '?')} ({(run.get('odf') or {}).get('variant', '?')}{where})"
+
+
+def mode_rank(mode):
+    return MODES.index(mode) if mode in MODES else len(MODES)
+
+
+def accelerator(doc):
+    """'host' (no VM), or the QEMU accelerator ('tcg', 'kvm', '?')."""
+    vm = ((doc.get("run") or {}).get("environment") or {}).get("vm")
+    return vm.get("accelerator", "?") if isinstance(vm, dict) else "host"
+
+
+def environment(doc):
+    """One phrase for where a run ran: 'QEMU tcg guest (2 vCPUs, 5.8 GiB) on AMD EPYC' or
+    'bare host AMD EPYC (2 CPUs, 23.5 GiB)'."""
+    run = doc.get("run") or {}
+    host = run.get("host") or {}
+    vm = (run.get("environment") or {}).get("vm")
+    mem = host.get("mem_total_bytes")
+    mem = f", {mem / (1 << 30):.1f} GiB" if isinstance(mem, (int, float)) else ""
+    if isinstance(vm, dict):
+        machine = (vm.get("host") or {}).get("cpu_model", "?")
+        return f"QEMU {vm.get('accelerator', '?').upper()} guest ({host.get('cpus_online', '?')} vCPUs{mem}) on {machine}"
+    return f"host {host.get('cpu_model', '?')} ({host.get('cpus_online', '?')} CPUs{mem}), no VM"
 
 
 # The harness's tails: 2.5% each side for a median's 95% interval, 1.25% for
@@ -165,6 +229,14 @@ def values(cell, metric):
     return [t[metric] for t in cell["trials"] if isinstance(t.get(metric), (int, float)) and not isinstance(t.get(metric), bool)]
 
 
+def n_of(cell, metric):
+    """Trials behind a cell's median: the harness's summary n, else the trials kept."""
+    st = (cell.get("summary") or {}).get(metric)
+    if isinstance(st, dict) and isinstance(st.get("n"), int) and not isinstance(st.get("n"), bool):
+        return st["n"]
+    return len(values(cell, metric))
+
+
 def unmeasured_note(cs):
     """Why ODF is absent from these cells, or None if some ODF cell was measured."""
     odf = [c for c in cs if c["mode"] != "fork"]
@@ -204,6 +276,13 @@ def _selftest():
     assert summary_ci(cell, "z") == (2, None, None)
     assert summary_ci(cell, "w") == (550, None, None)
     assert summary_ci({"trials": cell["trials"], "summary": {}}, "x") == (5.5, None, None)
+    # Footprints read as sizes, never as powers of two.
+    assert [size_label(b) for b in (1 << 26, 1 << 28, 1 << 30, 50 << 30, 3 << 29)] == ["64M", "256M", "1G", "50G", "1.5G"]
+    # Two kernels never share a color, whatever the mode.
+    runs = [(f"{i}.json", {"run": {"kernel": {"release": f"6.{i}"}, "odf": {"variant": "v"}}}) for i in range(3)]
+    st = Styles(runs)
+    colors = {st.color(lbl, m) for lbl in st.labels for m in MODES}
+    assert len(colors) == 3 * len(MODES), colors
     print("odfplots: self-test passed")
 
 

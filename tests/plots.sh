@@ -17,15 +17,39 @@ for f in fork_latency speedup child_pgtables post_fork_access table_copy redis_l
 		[ -s "$tmp/both/$f.$ext" ] || { echo "FAIL: $f.$ext missing or empty"; fail=1; }
 	done
 done
-grep -q "paper: fork" "$tmp/both/fork_latency.svg" || { echo "FAIL: no paper reference in fork_latency"; fail=1; }
-grep -q "footprint (GiB" "$tmp/both/fork_latency.svg" || { echo "FAIL: fork_latency axis label"; fail=1; }
+grep -q "published (paper): fork" "$tmp/both/fork_latency.svg" || { echo "FAIL: no published paper reference in fork_latency"; fail=1; }
+# Footprint axes read as sizes (64M, 256M, 1G), not as powers of two of GiB.
+for f in fork_latency speedup child_pgtables; do
+	for t in 64M 256M 1G; do
+		grep -q ">$t</text>" "$tmp/both/$f.svg" || { echo "FAIL: $f: no '$t' tick label"; fail=1; }
+	done
+	grep -q "footprint (GiB" "$tmp/both/$f.svg" && { echo "FAIL: $f: footprint still in GiB"; fail=1; }
+done
+# Every figure states n and the interval (or that there is none) in its caption.
+for f in fork_latency speedup child_pgtables post_fork_access table_copy redis_latency fuzz; do
+	grep -q "n = [0-9]" "$tmp/both/$f.svg" || { echo "FAIL: $f: caption without n"; fail=1; }
+done
+grep -q "Hollow markers / hatched bars: interval not defined" "$tmp/both/post_fork_access.svg" \
+	|| { echo "FAIL: post_fork_access: cells without an interval are not marked"; fail=1; }
+# post_fork_access: the fork, the fault phase and the cost per fault on separate scales.
+[ "$(grep -c '<g id="axes_' "$tmp/both/post_fork_access.svg")" -eq 3 ] || { echo "FAIL: post_fork_access: want 3 panels"; fail=1; }
+grep -q ">per fault (µs)</text>" "$tmp/both/post_fork_access.svg" || { echo "FAIL: post_fork_access: no per-fault panel"; fail=1; }
+# TCG runs say so on the figure.
+grep -q "absolute times are not bare-metal" "$tmp/both/fork_latency.svg" || { echo "FAIL: no TCG warning"; fail=1; }
 grep -q "ODF not measured" "$tmp/both/fork_latency.svg" && { echo "FAIL: ODF was measured in the 6.0.6 run"; fail=1; }
 # Both ODF kernels in one figure (the paper's 5.6.19 run is fork-latency only): one
 # series per kernel variant, labelled with it.
 $py "$here/../plots/make_figures.py" -o "$tmp/kernels" "$fx/odf-6.0.6-tcg.json" "$fx/odf-paper-5.6-tcg.json" >"$tmp/kernels.log" || { cat "$tmp/kernels.log"; exit 1; }
 for v in "paper-5.6" "patchset-6.0"; do
 	grep -q "odf — [0-9.]* ($v" "$tmp/kernels/fork_latency.svg" || { echo "FAIL: no odf series for $v in fork_latency"; fail=1; }
+	# table_copy: small multiples, one row of panels (at fork, after fork) per kernel
+	[ "$(grep -c ">[0-9.]* ($v, VM tcg)</text>" "$tmp/kernels/table_copy.svg")" -eq 2 ] \
+		|| { echo "FAIL: table_copy: want one row of two panels for $v"; fail=1; }
 done
+[ "$(grep -c '<g id="axes_' "$tmp/kernels/table_copy.svg")" -eq 4 ] || { echo "FAIL: table_copy: want 2 kernels x 2 phases"; fail=1; }
+# Each kernel its own color family: the two fork series differ in color (first run reds, second blues).
+grep -q "stroke: #67000d" "$tmp/kernels/fork_latency.svg" && grep -q "stroke: #08306b" "$tmp/kernels/fork_latency.svg" \
+	|| { echo "FAIL: fork series of the two kernels share a color"; fail=1; }
 # A kernel without ODF: fork data still plotted, and the figure says ODF was not measured.
 $py "$here/../plots/make_figures.py" -o "$tmp/host" "$fx/host-6.18-no-odf.json" >"$tmp/host.log" || { cat "$tmp/host.log"; exit 1; }
 grep -q "ODF not measured" "$tmp/host/fork_latency.svg" || { echo "FAIL: no 'ODF not measured' note"; fail=1; }

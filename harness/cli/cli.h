@@ -44,5 +44,6 @@ void add_compare_command(CLI::App &app, int &exit_code);
 void add_overhead_command(CLI::App &app, int &exit_code);
 void add_vm_command(CLI::App &app, int &exit_code);
 void add_kernel_command(CLI::App &app, int &exit_code);
+void add_report_command(CLI::App &app, int &exit_code);
 
 }  // namespace odfb::cli
