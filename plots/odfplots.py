@@ -86,7 +86,32 @@ def load(paths):
         runs.append((p, doc))
     if not runs:
         raise SystemExit("make_figures: none of the given files holds run results")
-    return runs
+    return merge_shards(runs)
+
+
+def merge_shards(runs):
+    """Shard files of one evaluation (run --shard I/N: same spec, kernel and ODF variant)
+    as one run, results in cell order; as `odfbench compare` does (harness/compare.cpp)."""
+    out, group = [], {}
+    for p, doc in runs:
+        run = doc["run"]
+        shard = (run.get("selection") or {}).get("shard")
+        if not isinstance(shard, str):
+            out.append((p, doc))
+            continue
+        key = (json.dumps(run.get("spec"), sort_keys=True), (run.get("kernel") or {}).get("release"),
+               (run.get("odf") or {}).get("variant"), shard.split("/")[1])
+        if key not in group:
+            group[key] = len(out)
+            out.append((p, dict(doc, results=list(doc["results"]))))
+            continue
+        i = group[key]
+        first_path, merged = out[i]
+        merged["results"] += doc["results"]
+        out[i] = (first_path + "+" + p.rsplit("/", 1)[-1], merged)
+    for _, doc in out:
+        doc["results"].sort(key=lambda r: r.get("cell", 0))
+    return out
 
 
 def run_label(path, doc):
@@ -283,6 +308,12 @@ def _selftest():
     st = Styles(runs)
     colors = {st.color(lbl, m) for lbl in st.labels for m in MODES}
     assert len(colors) == 3 * len(MODES), colors
+    # Shards of one spec on one kernel are one run, in cell order; another kernel stays apart.
+    def shard(which, cell, release):
+        return (f"s{which[0]}-{release}.json", {"run": {"spec": {"name": "q"}, "kernel": {"release": release}, "odf": {"variant": "none"},
+                                                        "selection": {"shard": which}}, "results": [{"cell": cell}]})
+    merged = merge_shards([shard("2/2", 1, "6.18"), shard("1/2", 0, "6.18"), shard("1/2", 0, "6.1")])
+    assert len(merged) == 2 and [r["cell"] for r in merged[0][1]["results"]] == [0, 1], merged
     print("odfplots: self-test passed")
 
 

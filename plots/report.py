@@ -153,7 +153,7 @@ def classify(paths):
             checks.append((p, doc))
         else:
             sys.exit(f"report: {p}: not an odfbench results or check file")
-    return runs, checks
+    return op.merge_shards(runs), checks
 
 
 def where(doc):
