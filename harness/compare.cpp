@@ -204,17 +204,21 @@ std::vector<std::pair<std::string, nlohmann::json>> merge_shards(const std::vect
 	return out;
 }
 
-nlohmann::json load_results(const std::string &path)
+nlohmann::json parse_json_file(const std::string &path)
 {
 	std::ifstream in(path);
 	if (!in)
 		throw std::invalid_argument(fmt::format("{}: cannot open", path));
-	nlohmann::json doc;
 	try {
-		doc = nlohmann::json::parse(in);
+		return nlohmann::json::parse(in);
 	} catch (const nlohmann::json::parse_error &e) {
 		throw std::invalid_argument(fmt::format("{}: not valid JSON ({})", path, e.what()));
 	}
+}
+
+nlohmann::json load_results(const std::string &path)
+{
+	nlohmann::json doc = parse_json_file(path);
 	if (!doc.is_object() || !doc.contains("results") || !doc["results"].is_array() || !doc.contains("run"))
 		throw std::invalid_argument(fmt::format("{}: not an odfbench results file (no run/results)", path));
 	return doc;

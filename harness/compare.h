@@ -15,6 +15,8 @@ namespace odfb {
 // through.  Returns (label path, document) pairs.
 std::vector<std::pair<std::string, nlohmann::json>> merge_shards(const std::vector<std::string> &paths,
 								 const std::vector<nlohmann::json> &docs);
+// A JSON file; std::invalid_argument "<path>: cannot open" / "not valid JSON (...)".
+nlohmann::json parse_json_file(const std::string &path);
 // Throws std::invalid_argument naming the file if it is not a results file.
 nlohmann::json load_results(const std::string &path);
 // {"runs": [{"path", "label", "status", "environment", "environment_differs"

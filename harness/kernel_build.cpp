@@ -279,7 +279,7 @@ CachedKernel build_kernel(const KernelVariant &v, const KernelBuildOptions &o)
 	} cleanup{scratch};
 	std::string log = scratch + "/build.log";
 	auto fail = [&](const std::string &what) -> std::runtime_error {
-		fmt::print(stderr, "\r\033[K--- last lines of the build log ({}):\n{}", log, tail_of(log, 25));
+		fmt::print(stderr, "{}--- last lines of the build log ({}):\n{}", o.progress && isatty(2) ? "\r\033[K" : "", log, tail_of(log, 25));
 		std::string kept = fmt::format("{}/kernels/failed-{}.log", cache, v.name);
 		std::error_code ec;
 		fs::copy_file(log, kept, fs::copy_options::overwrite_existing, ec);
@@ -409,8 +409,8 @@ CachedKernel build_kernel(const KernelVariant &v, const KernelBuildOptions &o)
 		steps = count_build_steps(log, log_mark);
 		if (!missing.empty()) {
 			prov["missing_from_source"] = missing;
-			fmt::print(stderr, "\r\033[Kkernel {}: {} files were missing from {}; this configuration did not need them\n",
-				   v.name, missing.size(), src);
+			fmt::print(stderr, "{}kernel {}: {} files were missing from {}; this configuration did not need them\n",
+				   tty ? "\r\033[K" : "", v.name, missing.size(), src);
 		}
 		fs::copy_file(tree + "/arch/x86/boot/bzImage", out + "/bzImage");
 		fs::copy_file(tree + "/.config", out + "/.config");

@@ -45,15 +45,7 @@ void validate_input(const std::string &path, std::vector<std::string> &result_pa
 	std::error_code ec;
 	if (!fs::is_regular_file(path, ec))
 		throw std::invalid_argument(fmt::format("{}: no such file", path));
-	std::ifstream in(path);
-	if (!in)
-		throw std::invalid_argument(fmt::format("{}: cannot open", path));
-	nlohmann::json doc;
-	try {
-		doc = nlohmann::json::parse(in);
-	} catch (const nlohmann::json::parse_error &e) {
-		throw std::invalid_argument(fmt::format("{}: not valid JSON ({})", path, e.what()));
-	}
+	nlohmann::json doc = parse_json_file(path);
 	if (is_check_file(doc))
 		return;
 	if (doc.is_object() && doc.contains("results") && doc["results"].is_array() && doc.contains("run") && doc["run"].is_object()) {
