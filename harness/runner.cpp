@@ -14,6 +14,7 @@
 #include "odf_switch.h"
 #include "sizes.h"
 #include "stats.h"
+#include "strategy.h"
 #include "sysinfo.h"
 #include "tfork_guard.h"
 #include "supervise.h"
@@ -159,7 +160,17 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const
 	auto wl = make_workload(e.workload);
 	r["metrics"] = metrics_json(wl->metrics_for(Params{c.size, e.params}));
 
-	if (c.mode != Mode::Fork && odf.variant == OdfVariant::None) {
+	if (auto why = wl->not_applicable(c.mode); !why.empty()) {
+		r["status"] = "not-applicable";
+		r["reason"] = why;
+		return r;
+	}
+	if (auto why = strategy_unavailable(c.mode); !why.empty()) {
+		r["status"] = "unavailable";
+		r["reason"] = why;
+		return r;
+	}
+	if (is_odf_mode(c.mode) && odf.variant == OdfVariant::None) {
 		r["status"] = "unavailable";
 		r["reason"] = fmt::format("kernel {} has no ODF ({}); nothing was measured under this mode", kernel_release(),
 					  odf.evidence.empty() ? "not identified" : odf.evidence.front());
@@ -176,6 +187,16 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const
 		probes.set_live(name, fault_probe);
 	r["fault_probe"] = fault_probe;
 
+	std::unique_ptr<FolioSetting> folio;  // THP/mTHP knobs for this cell; restored when run_cell returns
+	try {
+		folio = std::make_unique<FolioSetting>(c.mode);
+	} catch (const std::exception &ex) {
+		r["status"] = "error";
+		r["reason"] = ex.what();
+		return r;
+	}
+	if (!folio->json().is_null())
+		r["folio_setting"] = folio->json();
 	probes.reset_tables();  // no record of an earlier cell's processes (or a reused pid) reaches this one
 	int to_runner[2];  // the procfs handshake: main -> runner
 	if (pipe2(to_runner, O_CLOEXEC))
@@ -275,7 +296,7 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const
 		}
 	}
 	r["odf_verified_trials"] = verified;
-	if (r["status"] == "ok" && c.mode != Mode::Fork && verified != measured.size()) {
+	if (r["status"] == "ok" && is_odf_mode(c.mode) && verified != measured.size()) {
 		r["status"] = "error";
 		// Flag on but nothing shared: the kernel had ODF on and chose not to
 		// share (the paper kernel shares only whole 2 MiB windows of
@@ -286,8 +307,9 @@ nlohmann::json run_cell(const Cell &c, const OdfInfo &odf, Probes &probes, const
 		r["reason"] = fmt::format("ODF was requested but verified in only {} of {} trials{}: not an ODF result", verified,
 					  measured.size(), why);
 	}
+	judge_folio_trials(r, c.mode);
 	std::vector<std::string> warnings;
-	if (r["status"] == "ok" && c.mode == Mode::Fork && shared)
+	if (r["status"] == "ok" && !is_odf_mode(c.mode) && shared)
 		warnings.push_back(fmt::format("{} classic-fork trials show fewer child page tables than the region needs", shared));
 	// Loud, not zero: a process whose probe record vanished, or return probes
 	// without their entry, mean metrics are missing from those trials.

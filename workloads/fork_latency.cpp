@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "folio.h"
 #include "fork_trial.h"
 #include "sysinfo.h"
 #include "workload.h"
@@ -43,7 +44,10 @@ public:
 			Metric::count("cpte_fault"),
 			Metric::count("handle_cow_pte_calls"),
 			Metric::count("tfork_table_copies"),
-			Metric::flag("odf_verified")};
+			Metric::flag("odf_verified"),
+			Metric::flag("folio_verified"),
+			{"folio_exact_fraction", "fraction", true},
+			Metric::count("large_folio_pages")};
 	}
 	void validate(const Params &p) const override
 	{
@@ -54,9 +58,17 @@ public:
 			throw std::invalid_argument("params.thp: must be true or false");
 	}
 
+	// Fork on every page size: 4K, 2M (thp) and the mTHP sizes.
+	std::string not_applicable(Mode m) const override
+	{
+		return mode_folio_kb(m) ? "" : Workload::not_applicable(m);
+	}
+
 	nlohmann::json setup(TrialEnv &env, const Params &p) override
 	{
-		region_ = std::make_unique<Region>(p.size_bytes, p.extra.value("thp", false));
+		unsigned kb = mode_folio_kb(env.mode);
+		auto before = kb ? folio_stats(kb) : std::map<std::string, uint64_t>{};
+		region_ = std::make_unique<Region>(p.size_bytes, p.extra.value("thp", false) || kb);
 		MissingMetrics missing(env);
 		missing.need("clone_syscall", {"clone_kernel_ns"});
 		missing.need("sched_process_fork", {"child_pgtables_bytes", "parent_pgtables_bytes", "tables_shared_est"});
@@ -64,6 +76,8 @@ public:
 		missing.need("copy_page_range", {"copy_page_range_calls", "copy_page_range_ns"});
 		auto j = region_->setup_json();
 		j["missing_metrics"] = missing.json();
+		if (auto f = folio_setup_evidence(env, *region_, before); !f.is_null())
+			j["folio"] = f;
 		return j;
 	}
 
@@ -126,6 +140,8 @@ public:
 		}
 		record_fork_evidence(t, env, ps ? &*ps : nullptr, pid, region_->pte_mapped_bytes());
 		record_copy_counters(t, env, ps ? &*ps : nullptr, cs ? &*cs : nullptr);
+		if (!is_odf_mode(env.mode))  // pagemap of an ODF process is a hazard (docs/odf-kernels.md §4)
+			record_folio_evidence(t, env, *region_);
 		return t;
 	}
 
