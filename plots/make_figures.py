@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import odfplots as op  # noqa: E402
+from landscape import landscape  # noqa: E402  (issue #15: one figure per workload, every strategy)
 
 GIB = 1 << 30
 
@@ -294,7 +295,7 @@ def fuzz(runs, outdir, written):
     return None
 
 
-FIGURES = [fork_latency, post_fork_access, table_copy, redis, fuzz]
+FIGURES = [fork_latency, post_fork_access, table_copy, redis, fuzz, landscape]
 
 
 def main():
