@@ -153,6 +153,7 @@ public:
 			// child's page tables are the parent's, none copied.
 			t["child_mm_shared"] = ps->last_child_pgtables_bytes == ps->last_parent_pgtables_bytes;
 		}
+		t["odf_verified"] = false;  // replaced by the evidence in the ODF modes
 		if (is_odf_mode(env.mode))
 			record_fork_evidence(t, env, ps ? &*ps : nullptr, pid, region_->pte_mapped_bytes());
 		else if (ps && env.probe("sched_process_fork") && ps->forks == 1) {

@@ -594,6 +594,7 @@ nlohmann::json Snapshot::trial(TrialEnv &env, const Params &)
 	if (minflt_end_ >= 0)
 		t["server_minflt_during"] = minflt_end_ - minflt_start_;
 	if (mode_ == Mode::UffdWp) {
+		t["odf_verified"] = false;  // no fork, no ODF
 		t["pages_copied"] = copied_by_handler_.load();  // ahead of the writer: the extra copies
 		t["pages_copied_by_copier"] = copied_by_copier_.load();
 		t["wp_faults"] = wp_faults_.load();
