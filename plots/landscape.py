@@ -52,7 +52,7 @@ def landscape(runs, outdir, written):
         for r in doc["results"]:
             by_wl.setdefault(r["workload"], []).append((label, r))
     made, why = 0, []
-    multi_kernel = len(runs) > 1
+    multi_kernel = len({op.run_label(p, d) for p, d in runs}) > 1
     for wl, rs in sorted(by_wl.items()):
         modes = {r["mode"] for _, r in rs if r["status"] == "ok"}
         if len(modes) < 2:
@@ -98,6 +98,7 @@ def landscape(runs, outdir, written):
         # The snapshot workloads: the latency CDF during the snapshot.
         cdfs = [(label, r) for label, r in rs if r["status"] == "ok" and any(t.get("during_latency_cdf") for t in r.get("trials", []))]
         if cdfs:
+            largest = max(op.size_bytes(c[1]["params"].get("size", "0")) for c in cdfs)
             fig, ax = plt.subplots(figsize=(7, 4.8))
             for label, r in cdfs:
                 t = next(t for t in r["trials"] if t.get("during_latency_cdf"))
@@ -106,7 +107,7 @@ def landscape(runs, outdir, written):
                 xs = [p[1] / 1e3 for p in t["during_latency_cdf"]]
                 ys = [p[0] for p in t["during_latency_cdf"]]
                 ax.step(xs, ys, where="post", color=colour, label=f"{r['mode']} {size}" + (f" — {label}" if multi_kernel else ""),
-                        linestyle="-" if size == max(c[1]["params"].get("size", "") for c in cdfs) else ":")
+                        linestyle="-" if op.size_bytes(size or "0") == largest else ":")
             ax.set_xscale("log")
             ax.set_xlabel("request latency during the snapshot (us, from intended start)")
             ax.set_ylabel("fraction of requests (CDF; first measured trial)")
