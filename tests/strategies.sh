@@ -35,6 +35,10 @@ def check(c, what):
         problems.append(what)
 f = cells["fork"]
 check(f["status"] == "ok", f"fork: {f['reason']}")
+# The CPU a fork took cannot exceed its wall time (beyond the clock calls around it).
+for r in cells.values():
+    for t in r["trials"]:
+        check(0 < t["fork_cpu_ns"] <= t["fork_ns"] + 50000, f"{r['mode']}: fork_cpu_ns {t['fork_cpu_ns']} vs fork_ns {t['fork_ns']}")
 for t in f["trials"]:
     c = t["folio_census"]
     check(t["large_folio_pages"] == 0 and c["blocks_exact"] == c["blocks_sampled"] > 0, f"fork on 4K shows large folios: {c}")
