@@ -359,7 +359,7 @@ nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
 				c["results"][mn] = {{"status", "error"}, {"detail", "interrupted"}};
 				continue;
 			}
-			if (m != Mode::Fork && odf.variant == OdfVariant::None) {
+			if (is_odf_mode(m) && odf.variant == OdfVariant::None) {
 				c["results"][mn] = {{"status", "unavailable"},
 						    {"detail", fmt::format("kernel {} has no ODF", kernel_release())}};
 				continue;

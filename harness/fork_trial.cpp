@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "folio.h"
 #include "odf_switch.h"
 #include "sysinfo.h"
 
@@ -19,10 +20,14 @@ namespace odfb {
 Region::Region(uint64_t bytes, bool thp, int threads) : bytes_(bytes), thp_(thp)
 {
 	page_ = sysconf(_SC_PAGESIZE);
-	void *p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	constexpr uint64_t kAlign = 2ull << 20;
+	map_bytes_ = bytes_ + (thp ? kAlign : 0);
+	void *p = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
-		throw std::runtime_error(fmt::format("mmap of {} bytes failed: {}", bytes_, std::strerror(errno)));
-	data_ = static_cast<char *>(p);
+		throw std::runtime_error(fmt::format("mmap of {} bytes failed: {}", map_bytes_, std::strerror(errno)));
+	map_ = p;
+	auto a = reinterpret_cast<uintptr_t>(p);
+	data_ = reinterpret_cast<char *>(thp ? (a + kAlign - 1) / kAlign * kAlign : a);
 	madvise(data_, bytes_, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	// Threads exit before any fork; on 6.0.6 their clones come before ODF is
 	// switched on, so they cannot turn it on early.
@@ -47,8 +52,8 @@ Region::Region(uint64_t bytes, bool thp, int threads) : bytes_(bytes), thp_(thp)
 
 Region::~Region()
 {
-	if (data_)
-		munmap(data_, bytes_);
+	if (map_)
+		munmap(map_, map_bytes_);
 }
 
 nlohmann::json Region::setup_json() const
@@ -103,7 +108,31 @@ void record_fork_evidence(nlohmann::json &t, const TrialEnv &env, const proc_sta
 		t.erase("sharing_observed");
 		t["odf_evidence"] = "mm flag only: the region's PTE tables map under 8 MiB (a small region, or huge pages), too few to judge sharing";
 	}
-	t["odf_verified"] = env.mode != Mode::Fork && ev.flag_known && ev.flag_in_child && (ev.sharing_observed || !ev.judgeable);
+	t["odf_verified"] = is_odf_mode(env.mode) && ev.flag_known && ev.flag_in_child && (ev.sharing_observed || !ev.judgeable);
+}
+
+void record_folio_evidence(nlohmann::json &t, const TrialEnv &env, const Region &r)
+{
+	unsigned kb = mode_folio_kb(env.mode);
+	auto c = folio_census(r.data(), r.bytes(), kb ? kb : 4);
+	t["folio_census"] = c.to_json(kb ? kb : 4);
+	if (kb) {
+		t["folio_verified"] = c.available && c.exact_fraction() >= 0.5;
+		if (c.available)
+			t["folio_exact_fraction"] = c.exact_fraction();
+	} else if (c.available)
+		t["large_folio_pages"] = c.pages_in_large_folio;
+}
+
+nlohmann::json folio_setup_evidence(const TrialEnv &env, const Region &r, const std::map<std::string, uint64_t> &before)
+{
+	unsigned kb = mode_folio_kb(env.mode);
+	if (!kb)
+		return nullptr;
+	return {{"folio_kb", kb},
+		{"blocks_in_region", r.bytes() / (kb * 1024ull)},
+		{"stats_delta_prefault", folio_stats_delta(before, folio_stats(kb))},
+		{"anon_huge_kb", smaps_rollup_kb("AnonHugePages")}};
 }
 
 void record_copy_counters(nlohmann::json &t, const TrialEnv &env, const proc_stats *ps, const proc_stats *cs)

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,8 @@ namespace odfb {
 class Region {
 public:
 	// threads: how many touch it (0: one per online CPU, for 64 MiB and up).
+	// thp: MADV_HUGEPAGE and 2 MiB alignment, so whatever folio sizes the THP
+	// knobs allow (thp, mthp-* modes) can map it; else MADV_NOHUGEPAGE: 4K pages.
 	Region(uint64_t bytes, bool thp, int threads = 0);
 	~Region();
 	Region(const Region &) = delete;
@@ -40,6 +43,8 @@ public:
 
 private:
 	char *data_ = nullptr;
+	void *map_ = nullptr;
+	uint64_t map_bytes_ = 0;
 	uint64_t bytes_ = 0;
 	long page_ = 4096;
 	bool thp_ = false;
@@ -75,6 +80,17 @@ void record_fork_evidence(nlohmann::json &t, const TrialEnv &env, const proc_sta
 
 // copy_page_range and the ODF table counters of a parent/child pair; a
 // metric that needs a missing record (nullptr) is left out.
+// Large-folio evidence of one trial (folio.h): a census of the folios that
+// map the region.  For a folio mode (thp, mthp-*), folio_verified is true
+// only when at least half the sampled blocks are folios of exactly that
+// size; on 4K pages, large_folio_pages counts sampled pages in any large
+// folio (0 expected).
+void record_folio_evidence(nlohmann::json &t, const TrialEnv &env, const Region &r);
+// Setup evidence for a region prefaulted under a folio mode: the size's
+// sysfs counters over the prefault (`before` taken just before it) and
+// AnonHugePages.  Returns null for other modes.
+nlohmann::json folio_setup_evidence(const TrialEnv &env, const Region &r, const std::map<std::string, uint64_t> &before);
+
 void record_copy_counters(nlohmann::json &t, const TrialEnv &env, const proc_stats *parent, const proc_stats *child);
 
 }  // namespace odfb

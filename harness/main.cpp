@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "odf_detect.h"
 #include "odf_switch.h"
+#include "strategy.h"
 #include "tfork_guard.h"
 
 using namespace odfb;
@@ -41,6 +42,9 @@ int main(int argc, char **argv)
 	if (argc == 2 && std::string(argv[1]) == "__odf-probe")
 		return odf_probe();
 	set_protected_pid(getpid());
+	// A run that died with the THP/mTHP knobs changed for a cell: put them back.
+	if (auto what = restore_stale_folio_setting(); !what.empty())
+		fmt::print(stderr, "odfbench: {}\n", what);
 	CLI::App app{"odfbench: eBPF-instrumented evaluation of On-Demand-Fork (EuroSys'21)"};
 	app.require_subcommand(1);
 	app.set_version_flag("--version", std::string(ODFBENCH_VERSION) + " (" + ODFBENCH_GIT + ")");

@@ -15,6 +15,7 @@
 #include "odf_switch.h"
 #include "sizes.h"
 #include "stats.h"
+#include "strategy.h"
 #include "sysinfo.h"
 #include "tfork_guard.h"
 #include "result_stream.h"
@@ -156,7 +157,17 @@ nlohmann::json run_cell(const RunSpec &spec, const Cell &c, const OdfInfo &odf, 
 	auto wl = make_workload(e.workload);
 	r["metrics"] = metrics_json(wl->metrics_for(Params{c.size, e.params}));
 
-	if (c.mode != Mode::Fork && odf.variant == OdfVariant::None) {
+	if (auto why = wl->not_applicable(c.mode); !why.empty()) {
+		r["status"] = "not-applicable";
+		r["reason"] = why;
+		return r;
+	}
+	if (auto why = strategy_unavailable(c.mode); !why.empty()) {
+		r["status"] = "unavailable";
+		r["reason"] = why;
+		return r;
+	}
+	if (is_odf_mode(c.mode) && odf.variant == OdfVariant::None) {
 		r["status"] = "unavailable";
 		r["reason"] = fmt::format("kernel {} has no ODF ({}); nothing was measured under this mode", kernel_release(),
 					  odf.evidence.empty() ? "not identified" : odf.evidence.front());
@@ -173,6 +184,16 @@ nlohmann::json run_cell(const RunSpec &spec, const Cell &c, const OdfInfo &odf, 
 		probes.set_live(name, fault_probe);
 	r["fault_probe"] = fault_probe;
 
+	std::unique_ptr<FolioSetting> folio;  // THP/mTHP knobs for this cell; restored when run_cell returns
+	try {
+		folio = std::make_unique<FolioSetting>(c.mode);
+	} catch (const std::exception &ex) {
+		r["status"] = "error";
+		r["reason"] = ex.what();
+		return r;
+	}
+	if (!folio->json().is_null())
+		r["folio_setting"] = folio->json();
 	probes.reset_tables();  // no record of an earlier cell's processes (or a reused pid) reaches this one
 	int to_runner[2];  // the procfs handshake: main -> runner
 	if (pipe2(to_runner, O_CLOEXEC))
@@ -272,7 +293,7 @@ nlohmann::json run_cell(const RunSpec &spec, const Cell &c, const OdfInfo &odf, 
 		}
 	}
 	r["odf_verified_trials"] = verified;
-	if (r["status"] == "ok" && c.mode != Mode::Fork && verified != measured.size()) {
+	if (r["status"] == "ok" && is_odf_mode(c.mode) && verified != measured.size()) {
 		r["status"] = "error";
 		// Flag on but nothing shared: the kernel had ODF on and chose not to
 		// share (the paper kernel shares only whole 2 MiB windows of
@@ -283,8 +304,9 @@ nlohmann::json run_cell(const RunSpec &spec, const Cell &c, const OdfInfo &odf, 
 		r["reason"] = fmt::format("ODF was requested but verified in only {} of {} trials{}: not an ODF result", verified,
 					  measured.size(), why);
 	}
+	judge_folio_trials(r, c.mode);
 	std::vector<std::string> warnings;
-	if (r["status"] == "ok" && c.mode == Mode::Fork && shared)
+	if (r["status"] == "ok" && !is_odf_mode(c.mode) && shared)
 		warnings.push_back(fmt::format("{} classic-fork trials show fewer child page tables than the region needs", shared));
 	// Loud, not zero: a process whose probe record vanished, or return probes
 	// without their entry, mean metrics are missing from those trials.

@@ -32,6 +32,13 @@ std::unique_ptr<Workload> make_workload(const std::string &name)
 	return w;
 }
 
+std::string Workload::not_applicable(Mode m) const
+{
+	if (m == Mode::Fork || is_odf_mode(m))
+		return "";
+	return fmt::format("{} has no {} variant: it runs fork, odf and odf-procfs only", name_, mode_name(m));
+}
+
 std::vector<std::string> workload_names()
 {
 	std::vector<std::string> names;

@@ -31,6 +31,10 @@ public:
 	// The descriptors of one cell: what metrics() says, unless the params
 	// change a metric's meaning (external: its unit and direction).
 	virtual std::vector<Metric> metrics_for(const Params &) const { return metrics(); }
+	// "" when this workload can run under strategy `m`; else why not (the
+	// cell is recorded as "not-applicable" with that reason).  The default:
+	// fork and the two ODF modes only.
+	virtual std::string not_applicable(Mode m) const;
 	// Bad params: throw std::invalid_argument naming the parameter.
 	virtual void validate(const Params &) const {}
 	// Bytes the cell will hold at its peak, for the memory guard.

@@ -24,6 +24,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import odfplots as op  # noqa: E402
+from landscape import landscape  # noqa: E402  (issue #15: one figure per workload, every strategy)
 
 CI_METHOD = ("Error bars: 95% interval of the median from order statistics (distribution-free, "
              "as harness/stats.cpp).")
@@ -475,7 +476,7 @@ def fuzz(runs, outdir, written):
     return None
 
 
-FIGURES = [fork_latency, post_fork_access, table_copy, redis, fuzz]
+FIGURES = [fork_latency, post_fork_access, table_copy, redis, fuzz, landscape]
 
 
 def main():

@@ -264,7 +264,7 @@ def n_of(cell, metric):
 
 def unmeasured_note(cs):
     """Why ODF is absent from these cells, or None if some ODF cell was measured."""
-    odf = [c for c in cs if c["mode"] != "fork"]
+    odf = [c for c in cs if c["mode"] in ("odf", "odf-procfs")]  # not the other strategies (issue #15)
     if any(c["status"] == "ok" for c in odf):
         return None
     reasons = sorted({c["reason"].split(";")[0] for c in odf if c["reason"]})

@@ -25,7 +25,7 @@ echo '{"workload": "fork-latency", "sizes": [' > "$tmp.bad.json"
 echo '{"workload": "fork-latency", "sizes": "64M", "reps": "ten"}' > "$tmp.types.json"
 touch "$tmp.exists.json"
 check 'unknown workload "nope"'      run -w nope -s 64M
-check 'unknown mode "vfork"'         run -w fork-latency -s 64M -m fork,vfork
+check 'unknown mode "clone3"'        run -w fork-latency -s 64M -m fork,clone3
 check 'invalid size "12Q"'           run -w fork-latency -s 64M,12Q
 check 'invalid size "-1G"'           run -w fork-latency -s -1G
 check 'invalid size "0"'             run -w fork-latency -s 0

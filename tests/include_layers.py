@@ -9,7 +9,7 @@ import sys
 
 root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")
 harness = os.path.join(root, "harness")
-LEAVES = {"mode", "odf_abi", "sizes", "stats", "sysinfo", "supervise", "results_file", "cpio", "odf_detect", "proc_table", "workload_metric", "kernel_recipe"}
+LEAVES = {"mode", "folio", "odf_abi", "sizes", "stats", "sysinfo", "supervise", "results_file", "cpio", "odf_detect", "proc_table", "workload_metric", "kernel_recipe"}
 # module -> the only modules (besides itself) allowed to include it; "cli" means main.cpp and cli/*.
 ONLY = {
     "runner": {"cli"},

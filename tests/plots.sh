@@ -54,6 +54,17 @@ grep -q "stroke: #67000d" "$tmp/kernels/fork_latency.svg" && grep -q "stroke: #0
 $py "$here/../plots/make_figures.py" -o "$tmp/host" "$fx/host-6.18-no-odf.json" >"$tmp/host.log" || { cat "$tmp/host.log"; exit 1; }
 grep -q "ODF not measured" "$tmp/host/fork_latency.svg" || { echo "FAIL: no 'ODF not measured' note"; fail=1; }
 grep -q "skipped table_copy" "$tmp/host.log" || { echo "FAIL: table_copy should be skipped without ODF counters"; fail=1; }
+# The landscape (issue #15) on a run of this host: one figure per workload with one
+# series per strategy, and the latency CDF during the snapshot; make_figures makes them too.
+$py "$here/../plots/landscape.py" -o "$tmp/land" "$fx/host-6.18-landscape.json" >"$tmp/land.log" || { cat "$tmp/land.log"; exit 1; }
+for f in landscape_fork_latency landscape_fork_exec landscape_snapshot landscape_snapshot_cdf; do
+	[ -s "$tmp/land/$f.svg" ] && [ -s "$tmp/land/$f.png" ] || { echo "FAIL: $f missing or empty"; fail=1; }
+done
+for m in fork mthp-16K mthp-64K thp; do grep -q ">$m<" "$tmp/land/landscape_fork_latency.svg" || { echo "FAIL: no $m series in landscape_fork_latency"; fail=1; }; done
+for m in vfork posix-spawn; do grep -q ">$m<" "$tmp/land/landscape_fork_exec.svg" || { echo "FAIL: no $m series in landscape_fork_exec"; fail=1; }; done
+grep -q "uffd-wp 1G" "$tmp/land/landscape_snapshot_cdf.svg" || { echo "FAIL: no uffd-wp curve in the snapshot CDF"; fail=1; }
+$py "$here/../plots/make_figures.py" -o "$tmp/landmf" "$fx/host-6.18-landscape.json" >"$tmp/landmf.log" || { cat "$tmp/landmf.log"; exit 1; }
+[ -s "$tmp/landmf/landscape_fork_latency.svg" ] || { echo "FAIL: make_figures made no landscape"; fail=1; }
 # Bad input: one clear line, non-zero.
 out=$($py "$here/../plots/make_figures.py" -o "$tmp/x" /nonexistent.json 2>&1); rc=$?
 [ $rc -ne 0 ] && [[ "$out" == *"/nonexistent.json: no such results file"* ]] || { echo "FAIL: bad input: rc=$rc $out"; fail=1; }

@@ -56,7 +56,7 @@ TEST(Spec, ErrorsNameTheField)
 		{R"({"workload":"fork-latency","sizes":"-1G"})", "spec.sizes[0]: invalid size \"-1G\""},
 		{R"({"workload":"fork-latency","sizes":"0"})", "spec.sizes[0]: invalid size \"0\""},
 		{R"({"workload":"fork-latency","sizes":[0]})", "spec.sizes[0]: expected a size"},
-		{R"({"workload":"fork-latency","sizes":"1M","modes":["fork","vfork"]})", "spec.modes[1]: unknown mode \"vfork\""},
+		{R"({"workload":"fork-latency","sizes":"1M","modes":["fork","clone3"]})", "spec.modes[1]: unknown mode \"clone3\""},
 		{R"({"workload":"fork-latency","sizes":"1M","reps":"ten"})", "spec.reps: expected an integer, got string"},
 		{R"({"workload":"fork-latency","sizes":"1M","reps":0})", "spec.reps: 0 is out of range"},
 		{R"({"workload":"fork-latency","sizes":"1M","warmup":-2})", "spec.warmup: -2 is out of range"},

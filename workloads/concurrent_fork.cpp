@@ -98,7 +98,7 @@ public:
 		t["procs"] = reps.size();
 		t["forks_per_s"] = last > first ? static_cast<double>(reps.size()) * 1e9 / static_cast<double>(last - first) : 0.0;
 		t["holders"] = each;
-		t["odf_verified"] = env.mode != Mode::Fork && verified;
+		t["odf_verified"] = is_odf_mode(env.mode) && verified;
 		if (env.probe("sched_process_fork")) {
 			bool shared = false;
 			for (auto &e : each)

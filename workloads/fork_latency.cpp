@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <ctime>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -11,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "folio.h"
 #include "fork_trial.h"
 #include "sysinfo.h"
 #include "workload.h"
@@ -27,6 +29,7 @@ public:
 	std::vector<Metric> metrics() const override
 	{
 		return {Metric::ns("fork_ns"),
+			Metric::ns("fork_cpu_ns"),
 			Metric::ns("child_start_ns"),
 			Metric::ns("clone_kernel_ns"),
 			Metric::bytes("child_pgtables_bytes"),
@@ -43,7 +46,10 @@ public:
 			Metric::count("cpte_fault"),
 			Metric::count("handle_cow_pte_calls"),
 			Metric::count("tfork_table_copies"),
-			Metric::flag("odf_verified")};
+			Metric::flag("odf_verified"),
+			Metric::flag("folio_verified"),
+			{"folio_exact_fraction", "fraction", true},
+			Metric::count("large_folio_pages")};
 	}
 	void validate(const Params &p) const override
 	{
@@ -54,9 +60,17 @@ public:
 			throw std::invalid_argument("params.thp: must be true or false");
 	}
 
+	// Fork on every page size: 4K, 2M (thp) and the mTHP sizes.
+	std::string not_applicable(Mode m) const override
+	{
+		return mode_folio_kb(m) ? "" : Workload::not_applicable(m);
+	}
+
 	nlohmann::json setup(TrialEnv &env, const Params &p) override
 	{
-		region_ = std::make_unique<Region>(p.size_bytes, p.extra.value("thp", false));
+		unsigned kb = mode_folio_kb(env.mode);
+		auto before = kb ? folio_stats(kb) : std::map<std::string, uint64_t>{};
+		region_ = std::make_unique<Region>(p.size_bytes, p.extra.value("thp", false) || kb);
 		MissingMetrics missing(env);
 		missing.need("clone_syscall", {"clone_kernel_ns"});
 		missing.need("sched_process_fork", {"child_pgtables_bytes", "parent_pgtables_bytes", "tables_shared_est"});
@@ -64,6 +78,8 @@ public:
 		missing.need("copy_page_range", {"copy_page_range_calls", "copy_page_range_ns"});
 		auto j = region_->setup_json();
 		j["missing_metrics"] = missing.json();
+		if (auto f = folio_setup_evidence(env, *region_, before); !f.is_null())
+			j["folio"] = f;
 		return j;
 	}
 
@@ -79,6 +95,8 @@ public:
 		getrusage(RUSAGE_SELF, &ru0);
 		getrusage(RUSAGE_CHILDREN, &rc0);
 
+		struct timespec c0, c1;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 		uint64_t t0 = now_ns();
 		pid_t pid = env.fork_fn();
 		if (pid == 0) {
@@ -87,6 +105,7 @@ public:
 			_exit(0);
 		}
 		uint64_t t1 = now_ns();
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 		if (pid < 0) {
 			int e = errno;
 			close(pfd[0]);
@@ -110,6 +129,9 @@ public:
 		env.procs.forget(pid);
 
 		t["fork_ns"] = t1 - t0;
+		// The CPU time the parent spent in fork(): the wall time less any wait
+		// for a CPU, so it holds still on a busy machine.
+		t["fork_cpu_ns"] = (c1.tv_sec - c0.tv_sec) * 1'000'000'000ll + (c1.tv_nsec - c0.tv_nsec);
 		if (vmas >= 0)
 			t["parent_vmas"] = vmas;
 		if (got == sizeof(tc) && tc >= t0)
@@ -126,6 +148,8 @@ public:
 		}
 		record_fork_evidence(t, env, ps ? &*ps : nullptr, pid, region_->pte_mapped_bytes());
 		record_copy_counters(t, env, ps ? &*ps : nullptr, cs ? &*cs : nullptr);
+		if (!is_odf_mode(env.mode))  // pagemap of an ODF process is a hazard (docs/odf-kernels.md §4)
+			record_folio_evidence(t, env, *region_);
 		return t;
 	}
 

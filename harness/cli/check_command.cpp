@@ -33,8 +33,8 @@ int check(const CheckArgs &a)
 	std::stringstream ss(a.modes);
 	while (std::getline(ss, m, ',')) {
 		Mode mode = parse_mode(m);  // throws naming the mode
-		if (mode == Mode::OdfProcfs)
-			throw std::invalid_argument("check runs under fork and odf (odf-procfs switches the same kernel state)");
+		if (mode != Mode::Fork && mode != Mode::Odf)
+			throw std::invalid_argument(fmt::format("check runs under fork and odf only, not {} (odf-procfs switches the same kernel state)", m));
 		o.modes.push_back(mode);
 	}
 	if (o.modes.empty())

@@ -15,11 +15,17 @@ int list(bool as_json)
 	nlohmann::json j = {{"workloads", nlohmann::json::array()}, {"probes", nlohmann::json::array()}};
 	for (const auto &n : workload_names()) {
 		auto w = make_workload(n);
-		j["workloads"].push_back({{"name", n}, {"description", w->description()}, {"metrics", metrics_json(w->metrics())}});
+		auto modes = nlohmann::json::array();
+		for (auto m : all_modes())
+			if (w->not_applicable(m).empty())
+				modes.push_back(mode_name(m));
+		j["workloads"].push_back({{"name", n}, {"description", w->description()}, {"metrics", metrics_json(w->metrics())}, {"modes", modes}});
 	}
 	for (const auto &d : probe_defs())
 		j["probes"].push_back(d.name);
-	j["modes"] = {"fork", "odf", "odf-procfs"};
+	j["modes"] = nlohmann::json::array();
+	for (auto m : all_modes())
+		j["modes"].push_back(mode_name(m));
 	if (as_json) {
 		std::cout << j.dump(2) << "\n";
 		return 0;
@@ -27,7 +33,10 @@ int list(bool as_json)
 	fmt::print("workloads:\n");
 	for (const auto &w : j["workloads"])
 		fmt::print("  {:<16} {}\n", w["name"].get<std::string>(), w["description"].get<std::string>());
-	fmt::print("modes:\n  fork, odf, odf-procfs\nprobes:\n");
+	fmt::print("modes (strategies; each workload runs those it declares, see `list --json`):\n ");
+	for (const auto &m : j["modes"])
+		fmt::print(" {}", m.get<std::string>());
+	fmt::print("\nprobes:\n");
 	for (const auto &p : j["probes"])
 		fmt::print("  {}\n", p.get<std::string>());
 	return 0;

@@ -144,7 +144,7 @@ void add_run_command(CLI::App &app, int &exit_code)
 	sub->add_option("spec", a->spec_path, "Experiment spec (JSON), e.g. bench/fork-latency-quick.json");
 	sub->add_option("-w,--workload", a->workload, "Workload name (see `odfbench list`)");
 	sub->add_option("-s,--sizes", a->sizes, "Footprints, e.g. 64M,256M,1G");
-	sub->add_option("-m,--modes", a->modes, "fork,odf,odf-procfs");
+	sub->add_option("-m,--modes", a->modes, "fork,odf,odf-procfs, or any strategy `odfbench list` shows (thp, mthp-64K, uffd-wp, vfork, ...)");
 	sub->add_option("-n,--reps", a->reps, "Measured trials per cell");
 	sub->add_option("--warmup", a->warmup, "Warmup trials per cell (not summarized)");
 	sub->add_option("-o,--output", a->output, "Results file (must not exist); default results/<name>-<time>.json");
