@@ -1,6 +1,7 @@
 #include "result_stream.h"
 
 #include <cerrno>
+#include <ctime>
 #include <fcntl.h>
 #include <termios.h>
 #include <unistd.h>
@@ -25,7 +26,13 @@ void ResultStream::send(const nlohmann::json &event)
 {
 	if (fd_ < 0)
 		return;
-	std::string s = "ODFBENCH-EVENT " + event.dump() + "\n";
+	// The time on the clock printk stamps console lines with (both count from
+	// boot), so the host can tell which cell a kernel message came in.
+	timespec ts{};
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	nlohmann::json e = event;
+	e["t"] = ts.tv_sec + ts.tv_nsec / 1e9;
+	std::string s = "ODFBENCH-EVENT " + e.dump() + "\n";
 	for (size_t off = 0; off < s.size();) {
 		ssize_t n = write(fd_, s.data() + off, s.size() - off);
 		if (n < 0 && errno == EINTR)

@@ -35,10 +35,13 @@ StreamedRun parse_stream(const std::string &text)
 		} else if (ev == "cell-start" && e.contains("cell")) {
 			s.running = e["cell"].get<size_t>();
 			s.running_mode = e.value("mode", "");
+			s.running_since = e.value("t", -1.0);
 		}
 		else if (ev == "cell" && e.contains("result")) {
 			size_t c = e["result"].value("cell", size_t(0));
 			s.results[c] = e["result"];
+			s.last_done = c;
+			s.last_done_at = e.value("t", -1.0);
 			if (s.running == c)
 				s.running.reset();
 		} else if (ev == "finish")
@@ -47,7 +50,43 @@ StreamedRun parse_stream(const std::string &text)
 	return s;
 }
 
+double console_time(const std::string &line)
+{
+	size_t open = line.find('[');
+	if (open == std::string::npos || open > 2)
+		return -1;
+	try {
+		size_t used = 0;
+		double t = std::stod(line.substr(open + 1), &used);
+		return line.size() > open + 1 + used && line.find(']', open) != std::string::npos ? t : -1;
+	} catch (const std::exception &) {
+		return -1;
+	}
+}
+
 namespace {
+
+// A kernel message that comes within this long of a cell's start may belong to
+// the teardown of the cell before (an mm is checked when it is freed, which
+// can lag its process's exit).
+constexpr double kTeardownWindow = 2.0;
+
+// Where in the cell the crash came, and a caution when it came so soon after
+// the cell began that the cell before may be its cause.
+void attribute_crash(nlohmann::json &r, const StreamedRun &sr, const BootRecord &rec, const char *text = "reason")
+{
+	double t = rec.console.empty() ? -1 : console_time(rec.console.front());
+	if (t < 0 || sr.running_since < 0)
+		return;
+	r["crash_after_cell_start_s"] = t - sr.running_since;
+	if (sr.last_done && t - sr.running_since < kTeardownWindow && sr.last_done_at >= 0) {
+		r["crash_may_belong_to_cell"] = *sr.last_done;
+		r[text] = r[text].get<std::string>() +
+			      fmt::format(" (the first line came {:.2f} s after this cell started and {:.2f} s after cell {} finished: "
+					  "it may come from the teardown of cell {})",
+					  t - sr.running_since, t - sr.last_done_at, *sr.last_done, *sr.last_done);
+	}
+}
 
 const nlohmann::json *first_header(const std::vector<StreamedRun> &boots)
 {
@@ -137,6 +176,7 @@ nlohmann::json merge_boots(const std::vector<StreamedRun> &boots, const std::vec
 						    fmt::format("the guest kernel crashed during this cell (boot {}): {}", boot,
 								rec.console.empty() ? rec.detail : rec.console.front()));
 				r["console"] = rec.console;
+				attribute_crash(r, boots[b], rec);
 			} else
 				r = unfinished_cell(plan, spec, "error", fmt::format("boot {} ended during this cell: {}", boot, rec.detail));
 			r["boot"] = boot;
@@ -206,8 +246,10 @@ nlohmann::json merge_check_boots(const std::vector<StreamedRun> &boots, const st
 				      {"detail", crash ? fmt::format("the guest kernel crashed during this check (boot {}): {}", boot,
 								     rec.console.empty() ? rec.detail : rec.console.front())
 						       : fmt::format("boot {} ended during this check: {}", boot, rec.detail)}};
-		if (crash)
+		if (crash) {
 			r["results"][mode]["console"] = rec.console;
+			attribute_crash(r["results"][mode], boots[b], rec, "detail");
+		}
 		for (const auto &m : modes)
 			if (!r["results"].contains(m.get<std::string>()))
 				r["results"][m.get<std::string>()] = {{"status", "skipped"}, {"detail", fmt::format("not run: the guest ended in {}", mode)}};

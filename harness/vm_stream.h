@@ -21,10 +21,16 @@ struct StreamedRun {
 	std::map<size_t, nlohmann::json> results;  // finished cells, by cell index
 	std::optional<size_t> running;    // started, no result: the cell the boot died in
 	std::string running_mode;         // and, for a check, the mode it was in
+	double running_since = -1;        // guest clock (s since boot) when it started
+	std::optional<size_t> last_done;  // the cell finished before it, and when
+	double last_done_at = -1;
 	nlohmann::json finish;            // {finished, wall_ns, status}; null if the command never finished
 };
 // Tolerant of a torn last line (the guest died mid-write) and of noise.
 StreamedRun parse_stream(const std::string &text);
+
+// The printk timestamp of a console line ("[   69.678890] BUG: ..."), or -1.
+double console_time(const std::string &line);
 
 // How one boot ended, as the host saw it.
 struct BootRecord {

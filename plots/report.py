@@ -439,8 +439,12 @@ def provenance_section(runs):
                  ["started / finished", f"{run.get('started', '?')} / {run.get('finished', '?')}"], ["status", run.get("status", "?")],
                  ["where", where(d)], ["measured kernel's view of the machine", json.dumps(run.get("host", {}))]]
         if isinstance(vm, dict):
-            facts += [["kernel build", f"{vm.get('kernel_image', '?')} ({vm.get('kernel_image_bytes', '?')} bytes); "
-                                       "no further build provenance recorded in the results"],
+            kb = vm.get("kernel_build")
+            built = (f"variant {kb.get('variant', '?')}, commit {kb.get('commit') or kb.get('debian_version', '?')}, "
+                     f".config SHA-256 {str(kb.get('config_sha256', '?'))[:16]}, recipe SHA-256 {str(kb.get('recipe_sha256', '?'))[:16]}, "
+                     f"{kb.get('compiler', 'Debian package')}, built {kb.get('built', '?')} (odfbench kernel build)"
+                     if isinstance(kb, dict) else "an image given by path: no build provenance recorded")
+            facts += [["kernel build", f"{vm.get('kernel_image', '?')} ({vm.get('kernel_image_bytes', '?')} bytes); {built}"],
                       ["QEMU", f"{vm.get('qemu', '?')}, {vm.get('smp', '?')} vCPUs, {vm.get('mem_bytes', 0) / (1 << 30):.1f} GiB"],
                       [("accelerator", None), (f"{vm.get('accelerator', '?')}: {vm.get('accelerator_reason', '')}",
                                                "warn" if vm.get("accelerator") == "tcg" else None)],

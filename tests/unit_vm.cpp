@@ -222,3 +222,25 @@ TEST(VmStream, CheckCrashKeepsEarlierModesAndNamesTheCrashedOne)
 	EXPECT_EQ(doc["checks"][1]["boot"], 1);
 	EXPECT_EQ(doc["boots"].size(), 2u);
 }
+
+TEST(VmStream, CrashSoonAfterACellStartsMayBelongToTheOneBefore)
+{
+	EXPECT_DOUBLE_EQ(console_time("[   69.678890] BUG: Bad rss-counter state"), 69.67889);
+	EXPECT_EQ(console_time("BUG: no timestamp"), -1);
+	auto b0 = parse_stream(ev(header({0, 1})) + ev({{"event", "cell-start"}, {"cell", 0}, {"t", 60.0}}) +
+			       ev({{"event", "cell"}, {"result", result(0, {5})}, {"t", 69.5}}) + ev({{"event", "cell-start"}, {"cell", 1}, {"t", 69.6}}));
+	std::vector<BootRecord> recs = {{0, "k", "kernel-crash", "crashed", {"[   69.678890] BUG: Bad rss-counter state mm:0 type:MM_ANONPAGES val:512"}, 9, nullptr}};
+	auto doc = merge_boots({b0}, recs, false);
+	const auto &r = doc["results"][1];
+	EXPECT_EQ(r["status"], "kernel-crash");
+	EXPECT_NEAR(r["crash_after_cell_start_s"].get<double>(), 0.07889, 1e-6);
+	EXPECT_EQ(r["crash_may_belong_to_cell"], 0);
+	EXPECT_NE(r["reason"].get<std::string>().find("teardown of cell 0"), std::string::npos);
+	// Late in a cell: no such caution.
+	auto b1 = parse_stream(ev(header({0, 1})) + ev({{"event", "cell"}, {"result", result(0, {5})}, {"t", 10.0}}) +
+			       ev({{"event", "cell-start"}, {"cell", 1}, {"t", 10.1}}));
+	recs[0].console = {"[   40.000000] BUG: unable to handle page fault"};
+	auto late = merge_boots({b1}, recs, false)["results"][1];
+	EXPECT_FALSE(late.contains("crash_may_belong_to_cell"));
+	EXPECT_NEAR(late["crash_after_cell_start_s"].get<double>(), 29.9, 1e-9);
+}
