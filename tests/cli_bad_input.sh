@@ -40,7 +40,7 @@ check 'params.thp'                   run -w fork-latency -s 1M --params '{"thp":
 check 'reps: 0 is out of range'     run -w fork-latency -s 1M -n 0
 # vm: everything is checked before QEMU starts (the fake image only has the boot header magic).
 { head -c 514 /dev/zero; printf HdrS; } > "$tmp.bzImage"
-check 'vm: --kernel /nonexistent/bzImage: No such file' vm --kernel /nonexistent/bzImage -- doctor
+check 'vm: --kernel /nonexistent/bzImage: no such file, and not a kernel variant' vm --kernel /nonexistent/bzImage -- doctor
 check 'not a Linux x86 boot image'   vm --kernel /etc/passwd -- doctor
 check 'no guest command'             vm --kernel "$tmp.bzImage"
 check 'more than 80% of MemAvailable' vm --kernel "$tmp.bzImage" --mem 64T -- doctor
@@ -48,6 +48,12 @@ check 'invalid size "4X"'            vm --kernel "$tmp.bzImage" --mem 4X -- doct
 check '--smp: 0 is out of range'     vm --kernel "$tmp.bzImage" --smp 0 -- doctor
 check '--accel: "xen" is not one of' vm --kernel "$tmp.bzImage" --accel xen -- doctor
 check 'already exists'               vm --kernel "$tmp.bzImage" -- run -w fork-latency -s 1M -o "$tmp.exists.json"
+check '--boots: 0 is out of range'    vm --kernel "$tmp.bzImage" --boots 0 -- run -w fork-latency -s 1M
+check 'several kernels or --boots need a run command' vm --kernel "$tmp.bzImage" --boots 2 -- doctor
+check '--jobs is for check on one kernel' vm --kernel "$tmp.bzImage" --jobs 2 -- run -w fork-latency -s 1M
+check 'kernel: unknown variant "nope"' kernel build nope
+check '--shard: 3/2 needs 1 <= I <= N' run -w fork-latency -s 1M --shard 3/2
+check '--cells: 7 is beyond the spec' run -w fork-latency -s 1M --cells 7
 check "reps: 1 is out of range"     overhead -n 1
 check 'invalid size "3Q"'            overhead -s 3Q
 check 'fault_reps: 2 is out of range' overhead --fault-reps 2

@@ -19,7 +19,8 @@ void add_vm_command(CLI::App &app, int &exit_code)
 	auto *sub = app.add_subcommand("vm", "Run an odfbench command under a kernel image in a QEMU guest");
 	sub->add_option("--kernel", vmo.kernels,
 			"Kernel image (bzImage / vmlinuz) or a cached variant (odfbench kernel list); give two or more for an A/B")
-		->required();
+		->required()
+		->allow_extra_args(false);  // one value per --kernel, so a following `--` still ends the options
 	sub->add_option("--boots", vmo.boots, "Boots per kernel, alternating A, B, A, B, ... (run only)")->capture_default_str();
 	sub->add_option("--jobs", vmo.jobs, "check: this many guests at once, the checks dealt among them")->capture_default_str();
 	sub->add_flag("--no-resume", [&vmo](int64_t) { vmo.resume = false; },
