@@ -529,8 +529,9 @@ int run_vm(VmOptions o)
 		Slot s = session.run_slot(labels[0], kernels[0], plans[0].args, plans[0]);
 		if (s.merged.is_null())
 			return s.rc;
-		int rc = store_merged(s.merged, merged_path(plans[0], s.runs.front().output, o.results_dir));
-		return rc == 0 ? s.rc : rc;
+		// From the merged document: a kernel crash is a finding (0); the last
+		// boot's own exit status may be that of a crashed guest.
+		return store_merged(s.merged, merged_path(plans[0], s.runs.front().output, o.results_dir));
 	}
 	// A/B: A, B, A, B, ...; one results document with each trial's boot.
 	std::vector<std::pair<std::string, nlohmann::json>> slots;

@@ -68,8 +68,9 @@ namespace {
 
 // A kernel message that comes within this long of a cell's start may belong to
 // the teardown of the cell before (an mm is checked when it is freed, which
-// can lag its process's exit).
-constexpr double kTeardownWindow = 2.0;
+// can lag its process's exit by a little).  Kept short: a cell's own setup
+// (prefaulting) takes longer, and its crashes must not be blamed elsewhere.
+constexpr double kTeardownWindow = 0.5;
 
 // Where in the cell the crash came, and a caution when it came so soon after
 // the cell began that the cell before may be its cause.
