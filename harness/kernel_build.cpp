@@ -428,7 +428,7 @@ CachedKernel build_kernel(const KernelVariant &v, const KernelBuildOptions &o)
 		prov["compiler"] = compiler_version(v.cc);
 		if (!v.hostcflags.empty())
 			prov["hostcflags"] = v.hostcflags;
-		prov["build_steps"] = steps;
+		prov["build_steps"] = std::max(steps, expected);  // an incremental build compiles few: keep the whole count for the next percentage
 		prov["tree"] = tree;
 	}
 	if (tty)

@@ -245,14 +245,17 @@ public:
 	Slot run_slot(const std::string &label, const KernelChoice &k, const std::vector<std::string> &base_args, const GuestPlan &plan0)
 	{
 		Slot slot;
-		std::vector<std::string> args = base_args;
 		GuestPlan plan = plan0;
+		plan.args = base_args;  // a --jobs share carries its own --cells
 		for (;;) {
 			int boot = next_boot_++;
 			Boot b = boot_once(k, label, plan, boot);
 			StreamedRun sr;
 			try {
-				sr = parse_stream(read_host_file(stream_path(boot)));
+				std::string events = read_host_file(stream_path(boot));
+				if (b.stream_bytes_at_crash >= 0 && static_cast<size_t>(b.stream_bytes_at_crash) < events.size())
+					events.resize(b.stream_bytes_at_crash);  // only what came before the kernel's first bug report
+				sr = parse_stream(events);
 			} catch (const std::exception &) {
 			}
 			BootRecord rec{boot, label, outcome_name(b.outcome), b.outcome == BootOutcome::Finished ? "finished" : describe_failure(b, o_),
@@ -301,7 +304,7 @@ public:
 			if (!again)
 				break;
 			fmt::print(stderr, "vm: a fresh boot goes on with the {} cells left: {}\n", left.size(), format_cell_list(left));
-			plan = plan_guest_for_resume(plan0, with_cells(plan0.args, left));
+			plan = plan_guest_for_resume(plan0, with_cells(base_args, left));
 		}
 		slot.merged = slot.check ? merge_check_boots(slot.runs, slot.records, interrupted())
 					 : merge_boots(slot.runs, slot.records, interrupted());

@@ -7,6 +7,7 @@
 #include <linux/kvm.h>
 #include <stdexcept>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -199,8 +200,11 @@ Boot boot_qemu(const VmOptions &o, const std::string &kernel, const std::string 
 					continue;
 				remember(l);
 				con.line(l, elapsed());
-				if (!crash_at && is_kernel_crash_line(l))
+				if (!crash_at && is_kernel_crash_line(l)) {
 					crash_at = now_ns();
+					struct stat st = {};
+					b.stream_bytes_at_crash = stat(stream_path.c_str(), &st) == 0 ? st.st_size : 0;
+				}
 				if (crash_at && b.crash.size() < 80)
 					b.crash.push_back(l);
 				if (l.find("odfbench-vm: guest up") != std::string::npos)

@@ -31,6 +31,10 @@ struct Boot {
 	int qemu_status = 0;
 	std::deque<std::string> tail;  // last console lines
 	std::vector<std::string> crash;  // from the first crash line on (KernelCrash)
+	// How much of the event stream had arrived when the first crash line did:
+	// the cell running then is the one to blame, and what came after ran on a
+	// kernel that had already reported a bug.  -1: no crash.
+	long long stream_bytes_at_crash = -1;
 	double seconds = 0;
 };
 
