@@ -1,6 +1,7 @@
 #include "vm_stream.h"
 
 #include <algorithm>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -52,16 +53,10 @@ StreamedRun parse_stream(const std::string &text)
 
 double console_time(const std::string &line)
 {
-	size_t open = line.find('[');
-	if (open == std::string::npos || open > 2)
-		return -1;
-	try {
-		size_t used = 0;
-		double t = std::stod(line.substr(open + 1), &used);
-		return line.size() > open + 1 + used && line.find(']', open) != std::string::npos ? t : -1;
-	} catch (const std::exception &) {
-		return -1;
-	}
+	// Anywhere in the line: a progress line without its newline may come first.
+	static const std::regex stamp(R"(\[\s*([0-9]+\.[0-9]+)\] )");
+	std::smatch m;
+	return std::regex_search(line, m, stamp) ? std::stod(m[1]) : -1;
 }
 
 namespace {

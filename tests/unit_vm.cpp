@@ -227,6 +227,7 @@ TEST(VmStream, CrashSoonAfterACellStartsMayBelongToTheOneBefore)
 {
 	EXPECT_DOUBLE_EQ(console_time("[   69.678890] BUG: Bad rss-counter state"), 69.67889);
 	EXPECT_EQ(console_time("BUG: no timestamp"), -1);
+	EXPECT_DOUBLE_EQ(console_time("[11/14] thp (fork)[    5.759513] BUG: Bad rss-counter state"), 5.759513);
 	auto b0 = parse_stream(ev(header({0, 1})) + ev({{"event", "cell-start"}, {"cell", 0}, {"t", 60.0}}) +
 			       ev({{"event", "cell"}, {"result", result(0, {5})}, {"t", 69.5}}) + ev({{"event", "cell-start"}, {"cell", 1}, {"t", 69.6}}));
 	std::vector<BootRecord> recs = {{0, "k", "kernel-crash", "crashed", {"[   69.678890] BUG: Bad rss-counter state mm:0 type:MM_ANONPAGES val:512"}, 9, nullptr}};
