@@ -295,11 +295,13 @@ public:
 					fmt::print(stderr, "vm: boot {} was in cell {} when it ended\n", boot, *sr.running);
 			}
 			auto left = remaining_cells(slot.runs, slot.records);
-			// Only a crash inside a cell moves on (for check, any end of the guest
-			// inside a check, or a wedge): that cell is then accounted for, so every
-			// resumed boot has fewer cells left.
-			bool ended_in_cell = sr.running && (b.outcome == BootOutcome::KernelCrash ||
-							    (check && b.outcome != BootOutcome::Finished && b.outcome != BootOutcome::Interrupted));
+			// A fresh boot only when this one got somewhere: a crash inside a cell
+			// (that cell is then accounted for), a crash between cells after some
+			// finished, for check any end of the guest inside a check, or a wedge.
+			// So every resumed boot has fewer cells left.
+			bool crash = b.outcome == BootOutcome::KernelCrash;
+			bool ended_in_cell = (crash && (sr.running || !sr.results.empty())) ||
+					     (sr.running && check && b.outcome != BootOutcome::Finished && b.outcome != BootOutcome::Interrupted);
 			bool again = (ended_in_cell || (check && wedged)) && o_.resume && !left.empty() && !interrupted();
 			if (!again)
 				break;
