@@ -61,10 +61,8 @@ say "figures"
 if $PY plots/make_figures.py -o plots "${files[@]}"; then outputs+=("figures: plots/*.png"); fi
 cmp="results/compare-$stamp.md"
 "$bin" compare "${files[@]}" --markdown "$cmp" && outputs+=("fork vs ODF table: $cmp")
-if [ -f plots/report.py ]; then
-	rep="results/report-$stamp.html"
-	"$bin" report "${files[@]}" -o "$rep" && outputs+=("report: $rep")
-fi
+rep="results/report-$stamp.html"
+"$bin" report "${files[@]}" -o "$rep" && outputs+=("report: $rep")
 
 echo
 echo "make run: done in $(( $(date +%s) - t0 )) s. Where everything went:"

@@ -130,32 +130,33 @@ FolioCensus folio_census(const void *p, uint64_t bytes, unsigned kb, uint64_t ma
 			c.why = "pagemap shows no PFNs (needs CAP_SYS_ADMIN)";
 			break;
 		}
-		// Every page's own flags, for the large-folio page count.
-		for (uint64_t i = 0; i < n; ++i) {
-			if (!(ent[i] & kPagemapPresent))
+		if (present && contiguous) {
+			// One read of the block's flags (and the page after it, to see
+			// where the folio ends) serves both counts.
+			if (!pread_all(kf, flags.data(), (n + 1) * 8, static_cast<off_t>(pfn0 * 8)))
 				continue;
+			c.pages_sampled += n;
+			for (uint64_t i = 0; i < n; ++i)
+				c.pages_in_large_folio += (flags[i] >> kKpfThp) & 1;
+			if (n == 1)
+				c.blocks_exact += !((flags[0] >> kKpfThp) & 1);
+			else if (pfn0 % n == 0) {
+				bool exact = ((flags[0] >> kKpfCompoundHead) & 1) && ((flags[0] >> kKpfThp) & 1) &&
+					     !((flags[n] >> kKpfCompoundTail) & 1);
+				for (uint64_t i = 1; i < n && exact; ++i)
+					exact = (flags[i] >> kKpfCompoundTail) & 1;
+				c.blocks_exact += exact;
+			}
+			continue;
+		}
+		// Scattered or partly absent: each present page's flags on its own; not exact.
+		for (uint64_t i = 0; i < n; ++i) {
 			uint64_t f = 0;
-			if (!pread_all(kf, &f, 8, static_cast<off_t>((ent[i] & kPfnMask) * 8)))
+			if (!(ent[i] & kPagemapPresent) || !pread_all(kf, &f, 8, static_cast<off_t>((ent[i] & kPfnMask) * 8)))
 				continue;
 			c.pages_sampled++;
 			c.pages_in_large_folio += (f >> kKpfThp) & 1;
-			if (i == 0)
-				flags[0] = f;
 		}
-		if (!present)
-			continue;
-		if (n == 1) {
-			c.blocks_exact += !((flags[0] >> kKpfThp) & 1);
-			continue;
-		}
-		if (!contiguous || pfn0 % n)
-			continue;
-		if (!pread_all(kf, flags.data(), (n + 1) * 8, static_cast<off_t>(pfn0 * 8)))
-			continue;
-		bool exact = ((flags[0] >> kKpfCompoundHead) & 1) && ((flags[0] >> kKpfThp) & 1) && !((flags[n] >> kKpfCompoundTail) & 1);
-		for (uint64_t i = 1; i < n && exact; ++i)
-			exact = (flags[i] >> kKpfCompoundTail) & 1;
-		c.blocks_exact += exact;
 	}
 	close(pm);
 	close(kf);

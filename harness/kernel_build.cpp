@@ -103,16 +103,23 @@ std::string sha256_of_file(const std::string &path)
 	return h.substr(0, 64);
 }
 
-// Lines make prints per object built: how far the compile stage is.
-size_t count_build_steps(const std::string &log, size_t from)
+// Lines make prints per object built, from byte `from` of the log on; `from`
+// moves past what was read, so a long build is not reread every second.
+size_t count_build_steps(const std::string &log, size_t &from)
 {
 	std::ifstream in(log);
 	in.seekg(static_cast<std::streamoff>(from));
 	size_t n = 0;
 	std::string line;
-	while (std::getline(in, line))
+	std::streamoff done = static_cast<std::streamoff>(from);
+	while (std::getline(in, line)) {
+		if (in.eof())
+			break;  // a line still being written: counted next time
+		done = in.tellg();
 		n += line.rfind("  CC ", 0) == 0 || line.rfind("  AS ", 0) == 0 || line.rfind("  LD ", 0) == 0 ||
 		     line.rfind("  AR ", 0) == 0 || line.rfind("  HOSTCC ", 0) == 0;
+	}
+	from = static_cast<size_t>(done);
 	return n;
 }
 
@@ -402,11 +409,11 @@ CachedKernel build_kernel(const KernelVariant &v, const KernelBuildOptions &o)
 			if (!tty || now_ns() - last < 1'000'000'000ull)
 				return;
 			last = now_ns();
-			steps = count_build_steps(log, log_mark);
+			steps += count_build_steps(log, log_mark);
 			show(expected ? fmt::format("{:3.0f}% ({} objects)", std::min(99.0, 100.0 * steps / expected), steps)
 				      : fmt::format("{} objects", steps));
 		});
-		steps = count_build_steps(log, log_mark);
+		steps += count_build_steps(log, log_mark);
 		if (!missing.empty()) {
 			prov["missing_from_source"] = missing;
 			fmt::print(stderr, "{}kernel {}: {} files were missing from {}; this configuration did not need them\n",

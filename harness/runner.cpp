@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <sys/prctl.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <fmt/format.h>

@@ -306,14 +306,12 @@ public:
 			if (!again)
 				break;
 			fmt::print(stderr, "vm: a fresh boot goes on with the {} cells left: {}\n", left.size(), format_cell_list(left));
-			plan = plan_guest_for_resume(plan0, with_cells(base_args, left));
+			plan.args = with_cells(base_args, left);  // the first plan's guest names stay, and with them the stream's output name
 		}
 		slot.merged = slot.check ? merge_check_boots(slot.runs, slot.records, interrupted())
 					 : merge_boots(slot.runs, slot.records, interrupted());
 		return slot;
 	}
-
-	const Accelerator &accel() const { return accel_; }
 
 private:
 	VmOptions o_;
@@ -347,15 +345,6 @@ private:
 		if (!k.btf.empty())
 			j["btf_file"] = k.btf;
 		return j;
-	}
-
-	// The resumed boot's plan keeps the first plan's guest names, so the
-	// stream's output name stays the same.
-	static GuestPlan plan_guest_for_resume(const GuestPlan &first, const std::vector<std::string> &args)
-	{
-		GuestPlan p = first;
-		p.args = args;
-		return p;
 	}
 
 	Boot boot_once(const KernelChoice &k, const std::string &label, const GuestPlan &plan, int boot)

@@ -1,9 +1,9 @@
 // thp: the fork-latency sweep with the region on 2 MiB pages (MADV_HUGEPAGE).
 // ODF shares PTE tables; a THP region has none, so its gain should vanish.
-#include <fstream>
 
 #include <fmt/format.h>
 
+#include "folio.h"
 #include "workload.h"
 
 namespace odfb {
@@ -31,15 +31,6 @@ public:
 	nlohmann::json trial(TrialEnv &env, const Params &p) override { return inner().trial(env, with_thp(p)); }
 
 private:
-	static int64_t smaps_rollup_kb(const std::string &field)
-	{
-		std::ifstream in("/proc/self/smaps_rollup");
-		std::string line;
-		while (std::getline(in, line))
-			if (line.rfind(field + ":", 0) == 0)
-				return std::stoll(line.substr(field.size() + 1));
-		return -1;
-	}
 	static Params with_thp(Params p)
 	{
 		p.extra["thp"] = true;
