@@ -8,7 +8,7 @@ DEPS = clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev cmake g++ make pkg-co
        libsqlite3-dev afl++ libseccomp-dev binutils util-linux \
        chromium
 
-.PHONY: all deps build run figures performance test clean
+.PHONY: all deps build tool run figures performance test clean
 PY = /usr/bin/python3
 RESULTS ?= $(shell ls -t results/*.json 2>/dev/null | head -1)
 
@@ -22,15 +22,22 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-build: deps
+# Configure once; after that CMake re-runs itself when a CMakeLists.txt changes.
+$(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+# build: everything, tests included.  tool: what `make run` needs, nothing more.
+build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+tool: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target tool
 
 # The main job (bench/evaluate.sh): the quick spec on this kernel and, under
 # odfbench vm, on the ODF patch-set kernel (built and cached on first use;
 # HOST_ONLY=1 skips it, KERNELS="..." picks others, KERNEL_SRC=DIR builds from
 # a local clone or mirror); then figures, the compare table and the report.
-run: build
+run: tool
 	BUILD=$(BUILD) HOST_ONLY=$(HOST_ONLY) KERNELS="$(KERNELS)" KERNEL_SRC=$(KERNEL_SRC) bench/evaluate.sh
 
 # make figures [RESULTS="a.json b.json"]: every figure those results support.
@@ -41,14 +48,14 @@ figures:
 # make report [RESULTS="a.json b.json check.json"]: one self-contained HTML page (and
 # its markdown twin) of those results; prints where it went.
 .PHONY: report
-report: build
+report: tool
 	@[ -n "$(RESULTS)" ] || { echo "make report: no results/*.json yet (make run, or RESULTS=...)"; exit 2; }
 	@mkdir -p results
 	ts=$$(date -u +%Y%m%dT%H%M%SZ); \
 	  $(BUILD)/odfbench report $(RESULTS) -o results/report-$$ts.html --markdown results/report-$$ts.md
 
 # Regenerates docs/performance.md: probe overhead measured on this machine.
-performance: build
+performance: tool
 	@mkdir -p results
 	$(BUILD)/odfbench overhead bench/overhead.json --markdown docs/performance.md
 

@@ -15,7 +15,7 @@
 
 #include <fmt/format.h>
 
-#include "check.h"
+#include "check/check.h"
 
 namespace odfb::checks {
 

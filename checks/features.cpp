@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "check_util.h"
-#include "sysinfo.h"
+#include "base/sysinfo.h"
 
 namespace odfb::checks {
 namespace {

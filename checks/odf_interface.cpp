@@ -5,7 +5,7 @@
 #include <sys/wait.h>
 
 #include "check_util.h"
-#include "odf_switch.h"
+#include "odf/switch.h"
 
 namespace odfb::checks {
 namespace {

@@ -5,7 +5,8 @@
 #   build.sh resolve   print the commit ODFK_REF names in ODFK_SRC
 #   build.sh source    ODFK_TREE holds a checkout of ODFK_COMMIT (blobs missing from
 #                      a mirror are left out and listed in ODFK_TREE/.odfbench-missing)
-#   build.sh config    .config = x86_64_defconfig + ODFK_FRAGMENTS, then olddefconfig
+#   build.sh config    .config = ODFK_BASE (x86_64_defconfig, or allnoconfig for the guest-only
+#                      variants) + ODFK_FRAGMENTS, then olddefconfig
 #   build.sh compile   bzImage with ODFK_JOBS jobs
 #   build.sh btf       ODFK_OUT/vmlinux.btf from vmlinux by pahole (kernels without in-kernel BTF)
 #   build.sh debian    ODFK_OUT/{bzImage,config,version}: the newest ODFK_PACKAGE image of
@@ -84,9 +85,19 @@ config)
   if git -C "$ODFK_TREE" ls-files --error-unmatch .config >/dev/null 2>&1; then
     git -C "$ODFK_TREE" show HEAD:.config > "$ODFK_TREE/.config.shipped"
   fi
-  kmake -s x86_64_defconfig
-  # shellcheck disable=SC2086
-  (cd "$ODFK_TREE" && scripts/kconfig/merge_config.sh -m .config $ODFK_FRAGMENTS)
+  case ${ODFK_BASE:-x86_64_defconfig} in
+  x86_64_defconfig)
+    kmake -s x86_64_defconfig
+    # shellcheck disable=SC2086
+    (cd "$ODFK_TREE" && scripts/kconfig/merge_config.sh -m .config $ODFK_FRAGMENTS) ;;
+  allnoconfig)
+    # merge_config -n: allnoconfig with the fragments as KCONFIG_ALLCONFIG, so each
+    # fragment line is a forced choice and everything else is off (tinyconfig's method).
+    rm -f "$ODFK_TREE/.config"
+    # shellcheck disable=SC2086
+    (cd "$ODFK_TREE" && ARCH=x86_64 CC=${ODFK_CC:-gcc} scripts/kconfig/merge_config.sh -n $ODFK_FRAGMENTS) ;;
+  *) echo "build.sh: unknown base configuration $ODFK_BASE" >&2; exit 2 ;;
+  esac
   kmake -s olddefconfig
   ;;
 compile)

@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sizes.h"
-#include "spec.h"
+#include "base/sizes.h"
+#include "run/spec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

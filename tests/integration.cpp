@@ -16,13 +16,13 @@
 #include <bpf/bpf.h>
 #include <nlohmann/json.hpp>
 
-#include "fork_trial.h"
-#include "odf_detect.h"
-#include "probes.h"
-#include "results_file.h"
-#include "runner.h"
-#include "spec.h"
-#include "sysinfo.h"
+#include "run/fork_trial.h"
+#include "odf/detect.h"
+#include "probe/probes.h"
+#include "record/results_file.h"
+#include "run/runner.h"
+#include "run/spec.h"
+#include "base/sysinfo.h"
 
 using namespace odfb;
 

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../checks/check_util.h"
-#include "check.h"
+#include "check/check.h"
 
 using namespace odfb;
 

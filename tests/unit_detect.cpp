@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <string>
 
-#include "odf_detect.h"
+#include "odf/detect.h"
 
 using namespace odfb;
 

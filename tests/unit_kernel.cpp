@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "kernel_recipe.h"
+#include "kernel/recipe.h"
 
 using namespace odfb;
 
@@ -81,6 +81,12 @@ TEST(KernelVariants, CommittedFileHasTheIssueVariants)
 	EXPECT_EQ(vs["vanilla-6.0.6"].commit.size(), 40u);  // pinned: the branch's first commit
 	// The A/B is fair only if both 6.0.6 builds get the same configuration.
 	EXPECT_EQ(vs["vanilla-6.0.6"].fragments, vs["patchset-6.0.6"].fragments);
+	EXPECT_EQ(vs["vanilla-6.0.6"].base, vs["patchset-6.0.6"].base);
+	EXPECT_EQ(vs["vanilla-6.0.6-full"].fragments, vs["patchset-6.0.6-full"].fragments);
+	// What make run boots is the guest-only configuration; the defconfig build stays for hardware.
+	EXPECT_EQ(vs["patchset-6.0.6"].base, "allnoconfig");
+	EXPECT_EQ(vs["patchset-6.0.6-full"].base, "x86_64_defconfig");
+	EXPECT_EQ(vs["patchset-6.0.6"].fragments.front(), "guest.config");
 	EXPECT_EQ(vs["paper-5.6.19"].cc, "gcc-11");
 	EXPECT_EQ(vs["paper-5.6.19"].btf, "pahole");
 	EXPECT_TRUE(vs["debian-6.12"].from_debian());
@@ -110,6 +116,9 @@ TEST(KernelVariants, BadEntriesAreNamed)
 		  std::string::npos);
 	EXPECT_NE(bad(R"({"x": {"git": "u", "ref": "b", "fragments": [1], "btf": "pahole", "odf_variant": "none"}})").find("fragments"),
 		  std::string::npos);
+	EXPECT_NE(bad(R"({"x": {"git": "u", "ref": "b", "fragments": ["a"], "base": "tinyconfig", "btf": "pahole", "odf_variant": "none"}})")
+			  .find("base must be"),
+		  std::string::npos);
 }
 
 TEST(KernelCache, KeyChangesWithEveryInputAndNothingElse)
@@ -129,6 +138,9 @@ TEST(KernelCache, KeyChangesWithEveryInputAndNothingElse)
 	EXPECT_EQ(base, recipe_text(w, frags, "script"));  // words do not change the image
 	w = v;
 	w.cc = "gcc-11";
+	EXPECT_NE(base, recipe_text(w, frags, "script"));
+	w = v;
+	w.base = "allnoconfig";
 	EXPECT_NE(base, recipe_text(w, frags, "script"));
 	w = v;
 	w.commit = std::string(40, 'a');

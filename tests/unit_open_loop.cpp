@@ -6,8 +6,8 @@
 #include <atomic>
 #include <thread>
 
-#include "open_loop.h"
-#include "sysinfo.h"
+#include "run/open_loop.h"
+#include "base/sysinfo.h"
 
 using namespace odfb;
 

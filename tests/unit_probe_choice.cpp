@@ -10,8 +10,8 @@
 #include <tuple>
 #include <vector>
 
-#include "probe_choice.h"
-#include "probe_table.h"
+#include "probe/choice.h"
+#include "probe/table.h"
 
 using namespace odfb;
 

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "sizes.h"
+#include "base/sizes.h"
 
 using namespace odfb;
 

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "spec.h"
-#include "workload.h"
+#include "run/spec.h"
+#include "run/workload.h"
 
 using namespace odfb;
 using nlohmann::json;

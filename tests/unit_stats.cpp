@@ -8,10 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "compare.h"
-#include "workload.h"
-#include "runner.h"
-#include "stats.h"
+#include "compare/compare.h"
+#include "run/workload.h"
+#include "run/runner.h"
+#include "base/stats.h"
 
 using namespace odfb;
 

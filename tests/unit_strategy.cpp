@@ -9,9 +9,9 @@
 
 #include <gtest/gtest.h>
 
-#include "folio.h"
-#include "mode.h"
-#include "strategy.h"
+#include "run/folio.h"
+#include "run/mode.h"
+#include "run/strategy.h"
 
 using namespace odfb;
 namespace fs = std::filesystem;

@@ -7,8 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "supervise.h"
-#include "sysinfo.h"
+#include "base/supervise.h"
+#include "base/sysinfo.h"
 
 using namespace odfb;
 

@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tfork_guard.h"
+#include "odf/tfork_guard.h"
 
 namespace {
 bool has_faccessat2()

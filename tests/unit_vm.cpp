@@ -3,8 +3,8 @@
 #include <fstream>
 #include <sys/stat.h>
 
-#include "cpio.h"
-#include "vm.h"
+#include "vm/cpio.h"
+#include "vm/vm.h"
 
 using namespace odfb;
 
@@ -104,7 +104,7 @@ TEST(ElfStatic, TellsStaticFromDynamic)
 	EXPECT_FALSE(elf_is_static("/nonexistent", why));
 }
 
-#include "vm_stream.h"
+#include "vm/stream.h"
 
 namespace {
 std::string ev(const nlohmann::json &j) { return "ODFBENCH-EVENT " + j.dump() + "\n"; }

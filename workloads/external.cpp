@@ -18,10 +18,10 @@
 
 #include <fmt/format.h>
 
-#include "fork_trial.h"
-#include "odf_switch.h"
-#include "sysinfo.h"
-#include "workload.h"
+#include "run/fork_trial.h"
+#include "odf/switch.h"
+#include "base/sysinfo.h"
+#include "run/workload.h"
 
 namespace odfb {
 namespace {

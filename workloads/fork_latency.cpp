@@ -12,10 +12,10 @@
 
 #include <fmt/format.h>
 
-#include "folio.h"
-#include "fork_trial.h"
-#include "sysinfo.h"
-#include "workload.h"
+#include "run/folio.h"
+#include "run/fork_trial.h"
+#include "base/sysinfo.h"
+#include "run/workload.h"
 
 namespace odfb {
 namespace {

@@ -31,11 +31,11 @@
 #include <fmt/format.h>
 #include <hiredis/hiredis.h>
 
-#include "fork_trial.h"
-#include "odf_switch.h"
-#include "open_loop.h"
-#include "sysinfo.h"
-#include "workload.h"
+#include "run/fork_trial.h"
+#include "odf/switch.h"
+#include "run/open_loop.h"
+#include "base/sysinfo.h"
+#include "run/workload.h"
 
 namespace odfb {
 namespace {

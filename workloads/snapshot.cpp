@@ -33,10 +33,10 @@
 
 #include <fmt/format.h>
 
-#include "fork_trial.h"
-#include "open_loop.h"
-#include "sysinfo.h"
-#include "workload.h"
+#include "run/fork_trial.h"
+#include "run/open_loop.h"
+#include "base/sysinfo.h"
+#include "run/workload.h"
 
 namespace odfb {
 namespace {

@@ -3,8 +3,8 @@
 
 #include <fmt/format.h>
 
-#include "folio.h"
-#include "workload.h"
+#include "run/folio.h"
+#include "run/workload.h"
 
 namespace odfb {
 namespace {

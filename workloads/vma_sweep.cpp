@@ -12,9 +12,9 @@
 
 #include <fmt/format.h>
 
-#include "fork_trial.h"
-#include "sysinfo.h"
-#include "workload.h"
+#include "run/fork_trial.h"
+#include "base/sysinfo.h"
+#include "run/workload.h"
 
 namespace odfb {
 namespace {

@@ -8,12 +8,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "check.h"
+#include "check/check.h"
 #include "cli.h"
-#include "odf_detect.h"
-#include "results_file.h"
-#include "spec.h"
-#include "supervise.h"
+#include "odf/detect.h"
+#include "record/results_file.h"
+#include "run/spec.h"
+#include "base/supervise.h"
 
 namespace odfb::cli {
 namespace {

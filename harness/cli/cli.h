@@ -8,7 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "probes.h"
+#include "probe/probes.h"
 
 namespace odfb::cli {
 

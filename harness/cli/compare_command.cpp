@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "compare.h"
-#include "results_file.h"
+#include "compare/compare.h"
+#include "record/results_file.h"
 
 namespace odfb::cli {
 namespace {

@@ -4,10 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/version.h"
 #include "cli.h"
-#include "odf_detect.h"
-#include "sysinfo.h"
-#include "tfork_guard.h"
+#include "odf/detect.h"
+#include "base/sysinfo.h"
+#include "odf/tfork_guard.h"
 
 namespace odfb::cli {
 namespace {
@@ -26,7 +27,7 @@ int doctor(bool as_json, const ProbeFlags &pf)
 			    {"thp", thp_mode()},
 			    {"host", host_json()},
 			    {"environment", {{"vm", vm_environment()}}},
-			    {"tool", {{"version", ODFBENCH_VERSION}, {"git", ODFBENCH_GIT}}}};
+			    {"tool", {{"version", kVersion}, {"git", kGitDescribe}}}};
 	std::string why;
 	if (!have_bpf_privileges(why)) {
 		j["probes"] = nlohmann::json::array();

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "kernel_build.h"
-#include "supervise.h"
+#include "kernel/build.h"
+#include "base/supervise.h"
 
 namespace odfb::cli {
 

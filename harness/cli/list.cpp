@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "probe_table.h"
-#include "workload.h"
+#include "probe/table.h"
+#include "run/workload.h"
 
 namespace odfb::cli {
 namespace {

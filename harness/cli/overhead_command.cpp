@@ -6,13 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "odf_detect.h"
-#include "overhead.h"
-#include "results_file.h"
-#include "sizes.h"
-#include "spec.h"
-#include "supervise.h"
-#include "sysinfo.h"
+#include "odf/detect.h"
+#include "overhead/overhead.h"
+#include "record/results_file.h"
+#include "base/sizes.h"
+#include "run/spec.h"
+#include "base/supervise.h"
+#include "base/sysinfo.h"
 
 namespace odfb::cli {
 namespace {

@@ -14,10 +14,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/version.h"
 #include "cli.h"
-#include "compare.h"
-#include "results_file.h"
-#include "supervise.h"
+#include "compare/compare.h"
+#include "record/results_file.h"
+#include "base/supervise.h"
 
 namespace odfb::cli {
 namespace {
@@ -135,7 +136,7 @@ int report(ReportArgs a)
 	}
 
 	std::vector<std::string> argv = {kPython, script, "--html", tmp_html, "--html-name", fs::path(a.output).filename().string(),
-					 "--compare", tmp_cmp, "--tool", std::string(ODFBENCH_VERSION) + " (" + ODFBENCH_GIT + ")"};
+					 "--compare", tmp_cmp, "--tool", tool_version()};
 	if (!a.markdown.empty()) {
 		argv.push_back("--markdown");
 		argv.push_back(tmp_md);

@@ -6,12 +6,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "odf_detect.h"
-#include "results_file.h"
-#include "runner.h"
-#include "spec.h"
-#include "supervise.h"
-#include "sysinfo.h"
+#include "odf/detect.h"
+#include "record/results_file.h"
+#include "run/runner.h"
+#include "run/spec.h"
+#include "base/supervise.h"
+#include "base/sysinfo.h"
 
 namespace odfb::cli {
 namespace {

@@ -3,8 +3,8 @@
 #include <stdexcept>
 
 #include "cli.h"
-#include "sizes.h"
-#include "vm.h"
+#include "base/sizes.h"
+#include "vm/vm.h"
 
 namespace odfb::cli {
 

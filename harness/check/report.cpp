@@ -1,0 +1,71 @@
+// The correctness matrix as people read it: a markdown table, or text.
+#include "check/check.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace odfb {
+
+namespace {
+std::string cell(const nlohmann::json &c, const std::string &mode)
+{
+	if (!c["results"].contains(mode))
+		return "-";
+	return c["results"][mode]["status"].get<std::string>();
+}
+}  // namespace
+
+std::string checks_markdown(const nlohmann::json &doc)
+{
+	std::string s = fmt::format("ODF correctness matrix: kernel {}, ODF variant {}{}\n\n", doc["kernel"]["release"].get<std::string>(),
+				    doc["odf"]["variant"].get<std::string>(),
+				    doc["environment"]["vm"].is_null() ? ""
+				    : fmt::format(", in a QEMU guest ({})", doc["environment"]["vm"].value("accelerator", "?")));
+	s += "| check | group |";
+	for (const auto &m : doc["modes"])
+		s += fmt::format(" {} |", m.get<std::string>());
+	s += "\n|---|---|";
+	for (size_t i = 0; i < doc["modes"].size(); ++i)
+		s += "---|";
+	s += "\n";
+	std::string notes;
+	for (const auto &c : doc["checks"]) {
+		s += fmt::format("| {} | {} |", c["name"].get<std::string>(), c["group"].get<std::string>());
+		for (const auto &m : doc["modes"]) {
+			std::string st = cell(c, m);
+			bool bad = st == "fail" || st == "crashed" || st == "hung" || st == "error";
+			s += fmt::format(" {} |", bad ? "**" + st + "**" : st);
+			const auto &r = c["results"][m.get<std::string>()];
+			if (st != "pass" && st != "n/a" && st != "unavailable" && !r.value("detail", "").empty())
+				notes += fmt::format("- `{}` under {}: {}\n", c["name"].get<std::string>(), m.get<std::string>(),
+						     r["detail"].get<std::string>());
+		}
+		s += "\n";
+	}
+	if (!notes.empty())
+		s += "\n" + notes;
+	if (!doc["first_taint"].is_null())
+		s += fmt::format("\nThe kernel was tainted (oops, BUG or warning) during `{}`: verdicts after it ran on a damaged kernel.\n",
+				 doc["first_taint"].get<std::string>());
+	return s;
+}
+
+std::string checks_text(const nlohmann::json &doc)
+{
+	std::string s;
+	for (const auto &c : doc["checks"]) {
+		s += fmt::format("{:<28}", c["name"].get<std::string>());
+		for (const auto &m : doc["modes"])
+			s += fmt::format(" {:>5}: {:<12}", m.get<std::string>(), cell(c, m));
+		s += "\n";
+		for (const auto &m : doc["modes"]) {
+			const auto &r = c["results"][m.get<std::string>()];
+			std::string st = r["status"];
+			if (st != "pass" && st != "n/a" && st != "unavailable")
+				s += fmt::format("    {}: {}\n", m.get<std::string>(), r.value("detail", ""));
+		}
+	}
+	return s;
+}
+
+}  // namespace odfb
