@@ -1,4 +1,5 @@
 // odfbench check: the ODF correctness matrix (checks/*.cpp).
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -10,6 +11,7 @@
 
 #include "check/check.h"
 #include "cli.h"
+#include "vm/carried.h"
 #include "odf/detect.h"
 #include "record/results_file.h"
 #include "run/spec.h"
@@ -89,6 +91,28 @@ int check(const CheckArgs &a)
 
 void add_check_command(CLI::App &app, int &exit_code)
 {
+	// Under `odfbench vm`: one unit per check (--only and --cells select them),
+	// dealt among --jobs guests; the host prints the matrix merged from every boot.
+	CarriedCommand carried;
+	carried.loads_probes = true;
+	carried.units = [](const std::vector<std::string> &args) {
+		std::optional<std::vector<size_t>> only_cells;
+		if (auto c = arg_value(args, "--cells"); !c.empty())
+			only_cells = parse_cell_list(c, all_checks().size());
+		std::vector<size_t> sel;
+		for (size_t k : select_checks(arg_value(args, "--only")))
+			if (!only_cells || std::binary_search(only_cells->begin(), only_cells->end(), k))
+				sel.push_back(k);
+		return sel;
+	};
+	carried.render = [](const nlohmann::json &doc, const std::vector<std::string> &args) {
+		if (std::find(args.begin(), args.end(), "--json") != args.end())
+			return doc.dump(2) + "\n";
+		return std::find(args.begin(), args.end(), "--markdown") != args.end() ? checks_markdown(doc) : checks_text(doc);
+	};
+	carried.failed = checks_failed;
+	register_carried_command("check", std::move(carried));
+
 	auto a = std::make_shared<CheckArgs>();
 	auto *sub = app.add_subcommand("check", "ODF correctness matrix: semantic tests under fork and under ODF");
 	sub->add_option("-m,--modes", a->modes, "fork,odf")->capture_default_str();

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -17,6 +18,16 @@ namespace odfb::cli {
 {
 	fmt::print(stderr, "odfbench: error: {}\n", msg);
 	std::exit(code);
+}
+
+// The value after `flag` in a command's own arguments, or "": how a command
+// reads its arguments back when `odfbench vm` asks how to split them.
+inline std::string arg_value(const std::vector<std::string> &args, const std::string &flag)
+{
+	for (size_t i = 0; i + 1 < args.size(); ++i)
+		if (args[i] == flag)
+			return args[i + 1];
+	return "";
 }
 
 // The probe switches doctor and run share.

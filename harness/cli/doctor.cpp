@@ -6,6 +6,7 @@
 
 #include "base/version.h"
 #include "cli.h"
+#include "vm/carried.h"
 #include "odf/detect.h"
 #include "base/sysinfo.h"
 #include "odf/tfork_guard.h"
@@ -66,6 +67,10 @@ int doctor(bool as_json, const ProbeFlags &pf)
 
 void add_doctor_command(CLI::App &app, int &exit_code)
 {
+	CarriedCommand carried;
+	carried.loads_probes = true;  // under `odfbench vm` it gets the kernel's detached BTF
+	register_carried_command("doctor", std::move(carried));
+
 	auto a = std::make_shared<DoctorArgs>();
 	auto *sub = app.add_subcommand("doctor", "Report the kernel, the ODF variant and every probe's mechanism");
 	sub->add_flag("--json", a->json, "JSON output");

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "vm/carried.h"
 #include "odf/detect.h"
 #include "record/results_file.h"
 #include "run/runner.h"
@@ -139,6 +140,13 @@ int run(const RunArgs &a)
 
 void add_run_command(CLI::App &app, int &exit_code)
 {
+	// Under `odfbench vm`: resumed by cells (the stream says which finished),
+	// and the one command that runs on several kernels as an A/B.
+	CarriedCommand carried;
+	carried.loads_probes = true;
+	carried.several_kernels = true;
+	register_carried_command("run", std::move(carried));
+
 	auto a = std::make_shared<RunArgs>();
 	auto *sub = app.add_subcommand("run", "Run an experiment spec, or one given by flags");
 	sub->add_option("spec", a->spec_path, "Experiment spec (JSON), e.g. bench/fork-latency-quick.json");

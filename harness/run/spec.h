@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/cell_list.h"
 #include "run/mode.h"
 
 namespace odfb {
@@ -61,8 +62,6 @@ std::vector<size_t> parse_cell_list(const std::string &s, size_t total);
 // The cells a shard and/or an explicit index list select, in spec order.
 std::vector<Cell> select_cells(const std::vector<Cell> &all, const std::optional<Shard> &shard,
 			       const std::optional<std::vector<size_t>> &only);
-// "3,5,9-12": the inverse of parse_cell_list.
-std::string format_cell_list(const std::vector<size_t> &indices);
 
 // One experiment object, or {"name", "output", "experiments": [...]}; fields
 // of the top level are defaults for each experiment.

@@ -1,4 +1,5 @@
 #include "vm/vm.h"
+#include "vm/carried.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -20,9 +21,8 @@
 #include "base/supervise.h"
 #include "base/sizes.h"
 #include "base/sysinfo.h"
-#include "check/check.h"
 #include "kernel/build.h"
-#include "run/spec.h"
+#include "base/cell_list.h"
 #include "vm/stream.h"
 
 namespace fs = std::filesystem;
@@ -88,12 +88,13 @@ std::string check_options(const VmOptions &o, const std::vector<KernelChoice> &k
 		throw std::invalid_argument(fmt::format("--boots: {} is out of range [1, 100]", o.boots));
 	if (o.jobs < 1 || o.jobs > 16)
 		throw std::invalid_argument(fmt::format("--jobs: {} is out of range [1, 16]", o.jobs));
-	if (o.jobs > 1 && (o.args.empty() || o.args[0] != "check" || kernels.size() > 1))
+	const CarriedCommand &cmd = carried_command(o.args.empty() ? "" : o.args[0]);
+	if (o.jobs > 1 && (!cmd.units || kernels.size() > 1))
 		throw std::invalid_argument("--jobs is for check on one kernel: odfbench vm --kernel K --jobs N -- check");
 	if (o.jobs > 1)
 		if (auto why = memory_guard(o.mem_bytes * o.jobs); !why.empty())
 			throw std::invalid_argument(fmt::format("--jobs {} x --mem {}: {}", o.jobs, format_size(o.mem_bytes), why));
-	if ((kernels.size() > 1 || o.boots > 1) && (o.args.empty() || o.args[0] != "run"))
+	if ((kernels.size() > 1 || o.boots > 1) && !cmd.several_kernels)
 		throw std::invalid_argument("several kernels or --boots need a run command: odfbench vm --kernel A --kernel B --boots N -- run SPEC");
 	if (o.args.empty())
 		throw std::invalid_argument("no guest command: give one after --, e.g. odfbench vm --kernel K -- doctor --json");
@@ -192,7 +193,7 @@ namespace {
 std::vector<std::string> guest_args(const std::vector<std::string> &args, const KernelChoice &k)
 {
 	std::vector<std::string> a = args;
-	bool probes = !a.empty() && (a[0] == "run" || a[0] == "doctor" || a[0] == "check");
+	bool probes = !a.empty() && carried_command(a[0]).loads_probes;
 	if (probes && !k.btf.empty() && std::find(a.begin(), a.end(), "--btf") == a.end())
 		a.insert(a.begin() + 1, {"--btf", k.btf});
 	return a;
@@ -427,21 +428,11 @@ int store_merged(const nlohmann::json &doc, const std::string &path)
 	return st == "complete" ? 0 : st == "interrupted" ? 130 : 1;
 }
 
-std::string arg_value(const std::vector<std::string> &args, const std::string &flag)
+// A split command's output (check), made on the host from every boot, in
+// the form the command renders.
+int finish_split(const CarriedCommand &cmd, const nlohmann::json &doc, const std::vector<std::string> &args, const GuestPlan &plan)
 {
-	for (size_t i = 0; i + 1 < args.size(); ++i)
-		if (args[i] == flag)
-			return args[i + 1];
-	return "";
-}
-
-// The check command's output, made on the host from every boot, in the form
-// the user asked for.
-int finish_check(const nlohmann::json &doc, const std::vector<std::string> &args, const GuestPlan &plan)
-{
-	bool json = std::find(args.begin(), args.end(), "--json") != args.end();
-	bool md = std::find(args.begin(), args.end(), "--markdown") != args.end();
-	std::string text = json ? doc.dump(2) + "\n" : md ? checks_markdown(doc) : checks_text(doc);
+	std::string text = cmd.render(doc, args);
 	fwrite(text.data(), 1, text.size(), stdout);
 	fflush(stdout);
 	int rc = 0;
@@ -461,7 +452,7 @@ int finish_check(const nlohmann::json &doc, const std::vector<std::string> &args
 		   doc["boots"].size(), crashed);
 	if (interrupted())
 		return 130;
-	return rc ? rc : checks_failed(doc) ? 1 : 0;
+	return rc ? rc : cmd.failed(doc) ? 1 : 0;
 }
 
 }  // namespace
@@ -482,18 +473,13 @@ int run_vm(VmOptions o)
 		throw std::invalid_argument("--kernel: two kernels with the same name; an A/B needs two different ones");
 
 	install_signal_handlers();
-	if (o.args[0] == "check" && kernels.size() == 1) {
-		// The checks dealt round robin among --jobs guests; each guest goes on
+	const CarriedCommand &cmd = carried_command(o.args[0]);
+	if (cmd.units && cmd.render && kernels.size() == 1) {
+		// The units dealt round robin among --jobs guests; each guest goes on
 		// in a fresh boot after a crash or a wedge.
-		std::vector<size_t> sel;
-		std::optional<std::vector<size_t>> only_cells;
-		if (auto c = arg_value(o.args, "--cells"); !c.empty())
-			only_cells = parse_cell_list(c, all_checks().size());
-		for (size_t k : select_checks(arg_value(o.args, "--only")))
-			if (!only_cells || std::binary_search(only_cells->begin(), only_cells->end(), k))
-				sel.push_back(k);
+		std::vector<size_t> sel = cmd.units(plans[0].args);
 		if (sel.empty())
-			throw std::invalid_argument("check: no check selected");
+			throw std::invalid_argument(o.args[0] + ": nothing selected");
 		size_t jobs = std::min<size_t>(o.jobs, sel.size());
 		std::vector<std::vector<size_t>> deal(jobs);
 		for (size_t i = 0; i < sel.size(); ++i)
@@ -516,7 +502,7 @@ int run_vm(VmOptions o)
 			runs.insert(runs.end(), s.runs.begin(), s.runs.end());
 			recs.insert(recs.end(), s.records.begin(), s.records.end());
 		}
-		return finish_check(merge_check_boots(runs, recs, interrupted()), o.args, plans[0]);
+		return finish_split(cmd, merge_check_boots(runs, recs, interrupted()), o.args, plans[0]);
 	}
 	VmSession session(o, qemu);
 	if (kernels.size() == 1 && o.boots == 1) {
