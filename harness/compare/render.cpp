@@ -1,0 +1,194 @@
+// compare's tables, as markdown and as terminal text.
+#include "compare/compare.h"
+
+#include <cmath>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/stats.h"
+
+namespace odfb {
+
+namespace {
+
+// A value in its row's unit ("us" and "ns" scaled to the nearest unit).
+std::string human(double v, const nlohmann::json &row)
+{
+	std::string unit = row.value("unit", "");
+	if (unit == "ns" || unit == "us") {
+		double ns = unit == "us" ? v * 1000 : v;
+		if (ns >= 1e9)
+			return fmt::format("{:.3g} s", ns / 1e9);
+		if (ns >= 1e6)
+			return fmt::format("{:.3g} ms", ns / 1e6);
+		if (ns >= 1e3)
+			return fmt::format("{:.3g} us", ns / 1e3);
+		return fmt::format("{:.3g} ns", ns);
+	}
+	return fmt::format("{:.4g}", v);
+}
+
+}  // namespace
+
+namespace {
+
+std::string join(const nlohmann::json &list, const char *sep)
+{
+	std::string s;
+	for (const auto &x : list)
+		s += (s.empty() ? "" : sep) + x.get<std::string>();
+	return s;
+}
+
+std::string speedup_cell(const nlohmann::json &row)
+{
+	if (row.contains("unavailable"))
+		return "-";
+	const auto &s = row["speedup"];
+	std::string cell;
+	if (s["value"].is_null()) {
+		cell = fmt::format("undefined ({})", s.value("value_reason", "?"));  // never a number
+	} else if (s["ci95"].is_null()) {
+		cell = fmt::format("{:.2f}x [no 95% CI]", s["value"].get<double>());  // why: ci95_reason in the JSON
+	} else {
+		const auto &ci = s["ci95"];
+		cell = fmt::format("{:.2f}x [{:.2f}, {}]{}", s["value"].get<double>(), ci[0].get<double>(),
+				   ci[1].is_null() ? std::string("inf") : fmt::format("{:.2f}", ci[1].get<double>()),
+				   s["significant"].get<bool>() ? " *" : "");
+	}
+	if (row.contains("environment_differs"))
+		cell += fmt::format(" (not a kernel comparison: runs differ in {})", join(row["environment_differs"], "; "));
+	return cell;
+}
+
+std::string what(const nlohmann::json &row)
+{
+	std::string p = row["params"].get<std::string>();
+	return row["workload"].get<std::string>() + (p.empty() ? "" : " " + p);
+}
+
+std::string ratio_cell(const nlohmann::json &r)
+{
+	if (r["value"].is_null())
+		return "undefined (" + r.value("reason", "?") + ")";
+	if (r["ci95"].is_null())
+		return fmt::format("{:.3f} [too few boots to decide: {}]", r["value"].get<double>(), r.value("reason", ""));
+	return fmt::format("{:.3f} [{:.3f}, {:.3f}]{}", r["value"].get<double>(), r["ci95"][0].get<double>(), r["ci95"][1].get<double>(),
+			   r["significant"].get<bool>() ? " *" : "");
+}
+
+std::string kernels_markdown(const nlohmann::json &c)
+{
+	if (!c.contains("kernels") || c["kernels"].empty())
+		return "";
+	std::string s = "\n## kernel A/B (boot as the unit)\n\nRatio B/A of the geometric means of per-boot medians; 95% interval: "
+			"Welch t on their logs (at least 3 boots per kernel). * = the interval excludes 1.\n\n"
+			"| run | workload | size | mode | metric | A | B | A boot medians | B boot medians | B/A [95% CI] |\n|---|---|---|---|---|---|---|---|---|---|\n";
+	for (const auto &r : c["kernels"]) {
+		auto list = [&](const nlohmann::json &v) {
+			std::string out;
+			for (const auto &x : v)
+				out += (out.empty() ? "" : ", ") + human(x.get<double>(), r);
+			return out;
+		};
+		s += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r["run"].get<int>(), what(r), r["size"].get<std::string>(),
+				 r["mode"].get<std::string>(), r["metric"].get<std::string>(), r["kernel_a"].get<std::string>(),
+				 r["kernel_b"].get<std::string>(), list(r["a_boot_medians"]), list(r["b_boot_medians"]), ratio_cell(r["ratio"]));
+	}
+	return s;
+}
+
+}  // namespace
+
+std::string compare_markdown(const nlohmann::json &c)
+{
+	std::string s = "# odfbench compare\n\n";
+	for (size_t i = 0; i < c["runs"].size(); ++i) {
+		const auto &run = c["runs"][i];
+		s += fmt::format("- run {}: {} ({}){}{}\n", i, run["label"].get<std::string>(), run["path"].get<std::string>(),
+				 run["status"] == "complete" ? "" : fmt::format(", status {}", run["status"].get<std::string>()),
+				 run.contains("environment_differs") && !run["environment_differs"].empty()
+					 ? fmt::format("; **environment differs from run 0**: {}", join(run["environment_differs"], "; "))
+					 : "");
+	}
+	s += "\nSpeedup: how many times better a strategy (ODF, a folio size, uffd-wp, vfork, posix-spawn) is than fork on 4K pages "
+	     "(fork/strategy for times, strategy/fork for rates); "
+	     "95% CI from distribution-free median intervals (\"no 95% CI\" when a side has fewer than 7 samples); "
+	     "* = the interval excludes 1. Across runs that differ in accelerator, CPUs, machine or memory, "
+	     "the ratio is not a kernel comparison and is never marked.\n\n";
+	s += "## fork vs each strategy\n\n| run | workload | size | metric | mode | fork median | strategy median | speedup [95% CI] |\n|---|---|---|---|---|---|---|---|\n";
+	for (const auto &r : c["within"]) {
+		if (r.contains("unavailable")) {
+			s += fmt::format("| {} | {} | {} | {} | {} | {} | | not measured: {} |\n", r["run"].get<int>(), what(r), r["size"].get<std::string>(),
+					 r["metric"].get<std::string>(), r["mode"].get<std::string>(),
+					 r.contains("fork") ? human(r["fork"]["median"].get<double>(), r) : "",
+					 r["unavailable"].get<std::string>());
+			continue;
+		}
+		std::string m = r["metric"];
+		s += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", r["run"].get<int>(), what(r), r["size"].get<std::string>(), m,
+				 r["mode"].get<std::string>(), human(r["fork"]["median"].get<double>(), r), human(r["odf"]["median"].get<double>(), r),
+				 speedup_cell(r));
+	}
+	s += kernels_markdown(c);
+	if (!c["across"].empty()) {
+		s += "\n## across runs (against run 0)\n\n| run | workload | size | mode | metric | run 0 median | this median | speedup [95% CI] |\n|---|---|---|---|---|---|---|---|\n";
+		for (const auto &r : c["across"]) {
+			std::string m = r["metric"];
+			if (r.contains("unavailable")) {
+				s += fmt::format("| {} | {} | {} | {} | {} | | | {} |\n", r["run"].get<int>(), what(r), r["size"].get<std::string>(),
+						 r["mode"].get<std::string>(), m, r["unavailable"].get<std::string>());
+				continue;
+			}
+			s += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", r["run"].get<int>(), what(r), r["size"].get<std::string>(),
+					 r["mode"].get<std::string>(), m, human(r["base"]["median"].get<double>(), r),
+					 human(r["this"]["median"].get<double>(), r), speedup_cell(r));
+		}
+	}
+	return s;
+}
+
+std::string compare_text(const nlohmann::json &c)
+{
+	std::string s;
+	for (size_t i = 0; i < c["runs"].size(); ++i) {
+		const auto &run = c["runs"][i];
+		s += fmt::format("run {}: {}\n", i, run["label"].get<std::string>());
+		if (run.contains("environment_differs") && !run["environment_differs"].empty())
+			s += fmt::format("  environment differs from run 0 ({}): across-run ratios are not kernel comparisons\n",
+					 join(run["environment_differs"], "; "));
+	}
+	s += fmt::format("\n{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n", "run", "workload", "size", "mode", "fork", "strategy", "speedup [95% CI]");
+	for (const auto &r : c["within"]) {
+		std::string m = r["metric"];
+		if (r.contains("unavailable")) {
+			s += fmt::format("{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  not measured: {}\n", r["run"].get<int>(), r["workload"].get<std::string>(),
+					 r["size"].get<std::string>(), r["mode"].get<std::string>(),
+					 r.contains("fork") ? human(r["fork"]["median"].get<double>(), r) : "", "",
+					 r["unavailable"].get<std::string>().substr(0, 60));
+			continue;
+		}
+		s += fmt::format("{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n", r["run"].get<int>(), r["workload"].get<std::string>(),
+				 r["size"].get<std::string>(), r["mode"].get<std::string>(), human(r["fork"]["median"].get<double>(), r),
+				 human(r["odf"]["median"].get<double>(), r), speedup_cell(r));
+	}
+	if (!c["kernels"].empty())
+		s += "\n" + kernels_markdown(c);
+	if (!c["across"].empty()) {
+		s += fmt::format("\nacross runs, against run 0:\n{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n", "run", "workload", "size", "mode",
+				 "run 0", "this", "speedup [95% CI]");
+		for (const auto &r : c["across"]) {
+			if (r.contains("unavailable"))
+				continue;
+			std::string m = r["metric"];
+			s += fmt::format("{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n", r["run"].get<int>(), r["workload"].get<std::string>(),
+					 r["size"].get<std::string>(), r["mode"].get<std::string>(), human(r["base"]["median"].get<double>(), r),
+					 human(r["this"]["median"].get<double>(), r), speedup_cell(r));
+		}
+	}
+	return s;
+}
+
+}  // namespace odfb
