@@ -23,7 +23,7 @@ ALLOWED = {
     "odf": {"base", "probe", "run"},
     "probe": {"base", "odf"},
     "run": {"base", "odf", "probe", "record"},
-    "compare": {"base", "run"},
+    "compare": {"base", "run/workload_metric"},  # a module name: that header alone
     "check": {"base", "odf", "run", "record"},
     "overhead": {"base", "probe", "run"},
     "vm": {"base", "kernel"},  # about guests only: the commands it carries say how they split and resume
@@ -83,7 +83,7 @@ for f in files:
         if f.endswith(".h"):
             header_edges[m].add(target)
         src, dst = folder_of(m), folder_of(target)
-        if src != dst and dst not in ALLOWED[src] and not m.startswith("tests"):
+        if src != dst and dst not in ALLOWED[src] and target not in ALLOWED[src]:
             errors.append(f"{os.path.relpath(f, root)} includes {inc}: {src}/ may include only {sorted(ALLOWED[src]) or 'nothing of ours'}")
         if target in ONLY and not ({m, src} & ONLY[target]):
             errors.append(f"{m} includes {target}.h, which only {sorted(ONLY[target])} may use")
