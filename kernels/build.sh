@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One stage of a kernel build, driven by `odfbench kernel build` (harness/kernel_build.cpp),
+# One stage of a kernel build, driven by `odfbench kernel build` (harness/kernel/build.cpp),
 # which owns the cache, the configuration check, progress and provenance.
 #
 #   build.sh resolve   print the commit ODFK_REF names in ODFK_SRC

@@ -27,7 +27,7 @@ import odfplots as op  # noqa: E402
 from landscape import landscape  # noqa: E402  (issue #15: one figure per workload, every strategy)
 
 CI_METHOD = ("Error bars: 95% interval of the median from order statistics (distribution-free, "
-             "as harness/stats.cpp).")
+             "as harness/base/stats.cpp).")
 CI_MISSING = "Hollow markers / hatched bars: interval not defined (n below {min_n}{per})."
 
 # What the last call of each figure function said about its figure(s): name ->

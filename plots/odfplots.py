@@ -91,7 +91,7 @@ def load(paths):
 
 def merge_shards(runs):
     """Shard files of one evaluation (run --shard I/N: same spec, kernel and ODF variant)
-    as one run, results in cell order; as `odfbench compare` does (harness/compare.cpp)."""
+    as one run, results in cell order; as `odfbench compare` does (harness/compare/compare.cpp)."""
     out, group = [], {}
     for p, doc in runs:
         run = doc["run"]
@@ -156,7 +156,7 @@ MIN_N_SPEEDUP = 7   # smallest n per side for the speedup's (2^-7 <= 1/80)
 
 def ci_ranks(n, tail=TAIL_95):
     """0-based order-statistic ranks bounding the median with coverage >= 1 - 2 tail,
-    or None when n is too small for any (as harness/stats.cpp median_ci_ranks).
+    or None when n is too small for any (as harness/base/stats.cpp median_ci_ranks).
 
     Exact integer arithmetic: the largest j with sum_{k<j} C(n, k) <= tail 2^n;
     tail is a fraction (num, den)."""
@@ -204,7 +204,7 @@ def summary_ci(cell, metric, scale=1.0):
 
 
 def speedup(a, b, higher_is_better=False):
-    """A over B as the harness computes it (harness/stats.cpp speedup): the ratio of
+    """A over B as the harness computes it (harness/base/stats.cpp speedup): the ratio of
     medians with a 95% interval from 97.5% median intervals on each side.
 
     (value, lo, hi); lo and hi None when a side has too few samples for its

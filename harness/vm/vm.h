@@ -6,8 +6,9 @@
 // the command's stdout, exit code and results come back as a cpio archive on
 // a second serial port (ttyS1), which every distribution kernel has built in.
 //
-// vm_guest.h plans the command and its /init, vm_initramfs.h packs the
-// archive, vm_qemu.h boots it; run_vm ties them together.
+// vm/guest.h plans the command and its /init, vm/initramfs.h packs the
+// archive, vm/qemu.h boots it, vm/session.h boots until the work is done;
+// run_vm decides what runs where (kernels, --jobs, A/B).
 #pragma once
 #include "vm/guest.h"
 #include "vm/options.h"
