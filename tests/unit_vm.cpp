@@ -245,3 +245,13 @@ TEST(VmStream, CrashSoonAfterACellStartsMayBelongToTheOneBefore)
 	EXPECT_FALSE(late.contains("crash_may_belong_to_cell"));
 	EXPECT_NEAR(late["crash_after_cell_start_s"].get<double>(), 29.9, 1e-9);
 }
+
+TEST(ConsoleWatch, OnlyFatalKernelLinesEndABoot)
+{
+	// A bad rss counter printed as the last cell's child mm is freed is a
+	// finding for that cell (the guest pins it); the boot goes on.
+	EXPECT_FALSE(is_kernel_crash_line("[    5.1] BUG: Bad rss-counter state mm:0000000012345678 type:MM_ANONPAGES val:4"));
+	EXPECT_FALSE(is_kernel_crash_line("[    5.1] BUG: non-zero pgtables_bytes on freeing mm: 16384"));
+	EXPECT_TRUE(is_kernel_crash_line("[    3.7] general protection fault, probably for non-canonical address 0x80: 0000 [#1] SMP NOPTI"));
+	EXPECT_TRUE(is_kernel_crash_line("[   30.0] watchdog: BUG: soft lockup - CPU#1 stuck for 23s! [khugepaged:31]"));
+}

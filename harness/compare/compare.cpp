@@ -190,6 +190,14 @@ nlohmann::json compare_runs(const std::vector<std::string> &paths, const std::ve
 				out["within"].push_back(row);
 			}
 		}
+	// cells on which the kernel reported bad state (a warning keeps the
+	// measurement, but the reader must see it beside the number)
+	out["kernel_warnings"] = nlohmann::json::array();
+	for (size_t i = 0; i < docs.size(); ++i)
+		for (const auto &r : docs[i]["results"])
+			if (r.contains("kernel_verdict"))
+				out["kernel_warnings"].push_back({{"run", i}, {"workload", r["workload"]}, {"size", r["params"].value("size", "")},
+								  {"mode", r["mode"]}, {"verdict", r["kernel_verdict"]}, {"lines", r["kernel_lines"]}});
 	// kernel A/B inside a run (odfbench vm --kernel A --kernel B --boots N)
 	out["kernels"] = nlohmann::json::array();
 	for (size_t i = 0; i < docs.size(); ++i)

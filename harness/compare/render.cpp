@@ -102,6 +102,19 @@ std::string kernels_markdown(const nlohmann::json &c)
 
 }  // namespace
 
+// Cells on which the kernel reported bad state: each with its first line.
+static std::string kernel_warnings_text(const nlohmann::json &c, bool markdown)
+{
+	if (!c.contains("kernel_warnings") || c["kernel_warnings"].empty())
+		return "";
+	std::string s = markdown ? "\n## kernel warnings (the cell kept its measurement)\n\n" : "\nkernel warnings (the cell kept its measurement):\n";
+	for (const auto &w : c["kernel_warnings"])
+		s += fmt::format("{}run {} {} {} {}: {}, {} lines, first: {}\n", markdown ? "- " : "  ", w["run"].get<size_t>(),
+				 w["workload"].get<std::string>(), w["size"].get<std::string>(), w["mode"].get<std::string>(),
+				 w["verdict"].get<std::string>(), w["lines"].size(), w["lines"][0].get<std::string>());
+	return s;
+}
+
 std::string compare_markdown(const nlohmann::json &c)
 {
 	std::string s = "# odfbench compare\n\n";
@@ -132,6 +145,7 @@ std::string compare_markdown(const nlohmann::json &c)
 				 r["mode"].get<std::string>(), human(r["fork"]["median"].get<double>(), r), human(r["odf"]["median"].get<double>(), r),
 				 speedup_cell(r));
 	}
+	s += kernel_warnings_text(c, true);
 	s += kernels_markdown(c);
 	if (!c["across"].empty()) {
 		s += "\n## across runs (against run 0)\n\n| run | workload | size | mode | metric | run 0 median | this median | speedup [95% CI] |\n|---|---|---|---|---|---|---|---|\n";
@@ -174,6 +188,7 @@ std::string compare_text(const nlohmann::json &c)
 				 r["size"].get<std::string>(), r["mode"].get<std::string>(), human(r["fork"]["median"].get<double>(), r),
 				 human(r["odf"]["median"].get<double>(), r), speedup_cell(r));
 	}
+	s += kernel_warnings_text(c, false);
 	if (!c["kernels"].empty())
 		s += "\n" + kernels_markdown(c);
 	if (!c["across"].empty()) {

@@ -19,6 +19,7 @@
 #include "base/sysinfo.h"
 #include "odf/tfork_guard.h"
 #include "record/result_stream.h"
+#include "base/kmsg.h"
 #include "base/supervise.h"
 #include "run/workload.h"
 
@@ -70,6 +71,9 @@ void print_cell_line(const nlohmann::json &r)
 			   r["summary"][headline]["outliers"].get<int>(), headline);
 	if (r.contains("warning"))
 		fmt::print(stderr, "  warning: {}\n", r["warning"].get<std::string>());
+	if (r.contains("kernel_lines"))
+		fmt::print(stderr, "  kernel {} ({} lines), first: {}\n", r["kernel_verdict"].get<std::string>(), r["kernel_lines"].size(),
+			   r["kernel_lines"][0].get<std::string>());
 }
 
 std::string scratch_dir(pid_t runner) { return fmt::format("/tmp/odfbench-cell-{}", runner); }
@@ -412,9 +416,25 @@ int run_spec(const RunSpec &spec, const std::vector<Cell> &cells, const OdfInfo 
 	bool show = opts.progress && isatty(2);
 	uint64_t t0 = now_ns();
 	bool any_error = false;
+	KmsgReader kmsg;
+	// In a guest the kernel is ours alone and slower (TCG): wait longer for an mm to be freed.
+	int settle_ms = getenv("ODFBENCH_VM_INFO") ? 300 : 60;
 	for (size_t i = 0; i < cells.size() && !interrupted(); ++i) {
+		// Lines after the last cell's window and before this cell belong to neither: kept apart.
+		for (auto &l : kernel_problem_lines(kmsg.drain()))
+			doc["run"]["kernel_lines_between_cells"].push_back(l);
 		stream.send({{"event", "cell-start"}, {"cell", cells[i].index}});
 		auto r = run_cell(spec, cells[i], odf, probes, opts, show, i + 1, cells.size());
+		// The cell's processes are reaped: what the kernel reported since it
+		// started, once the log is quiet, is this cell's (a bad rss counter is
+		// printed when a child's mm is freed, after the child is gone).
+		if (auto lines = kernel_problem_lines(drain_settled(kmsg, settle_ms, 3000)); !lines.empty()) {
+			bool fatal = false;
+			for (const auto &l : lines)
+				fatal |= classify_kernel_line(l) == KernelLine::Fatal;
+			r["kernel_lines"] = lines;
+			r["kernel_verdict"] = fatal ? "fatal" : "warnings";
+		}
 		any_error |= r["status"] == "error" && !r.contains("interrupted");
 		doc["results"].push_back(r);
 		if (!interrupted())

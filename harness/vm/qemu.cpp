@@ -1,5 +1,7 @@
 #include "vm/qemu.h"
 
+#include "base/kmsg.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -125,10 +127,9 @@ const char *outcome_name(BootOutcome o)
 
 bool is_kernel_crash_line(const std::string &line)
 {
-	// After the printk timestamp, or at the start of a line without one.
-	static const std::regex crash(
-		R"((^|\] )(BUG: |Oops|Kernel panic - not syncing|general protection fault|kernel BUG at |Unable to handle (kernel|page fault)|watchdog: BUG: soft lockup|rcu: INFO: rcu_\w+ (self-)?detected stall|rcu: INFO: rcu_\w+ detected stalls))");
-	return std::regex_search(line, crash);
+	// A warning (a bad rss counter when an mm is freed, a bad page map) is a
+	// finding the guest pins on its cell; it does not end the boot.
+	return classify_kernel_line(line) == KernelLine::Fatal;
 }
 
 Boot boot_qemu(const VmOptions &o, const std::string &kernel, const std::string &qemu, const Accelerator &accel,

@@ -21,8 +21,9 @@ Accelerator choose_accelerator(const std::string &requested, const std::string &
 enum class BootOutcome { Finished, KernelCrash, Timeout, BootTimeout, Silent, Interrupted, QemuFailed };
 const char *outcome_name(BootOutcome o);  // "finished", "kernel-crash", ...
 
-// A console line that says the guest kernel is broken: an oops, a BUG, a
-// panic, a general protection fault, a soft lockup or an RCU stall.
+// A console line that says the guest kernel is broken: an oops, a BUG other
+// than the warnings base/kmsg.h names, a panic, a general protection fault, a
+// lockup or an RCU stall.
 bool is_kernel_crash_line(const std::string &line);
 
 struct Boot {
