@@ -1,5 +1,5 @@
 // redis-snapshot: a real redis-server (Debian's), filled to `size`, takes a
-// BGSAVE while an open-loop client population (harness/open_loop.h) sends it
+// BGSAVE while an open-loop client population (harness/run/open_loop.h) sends it
 // GETs and SETs at a fixed rate.  The fork inside BGSAVE is what ODF speeds
 // up; Redis reports it itself as latest_fork_usec.  The SETs overwrite keys of
 // the filled dataset, so the parent takes copy-on-write faults while the

@@ -1,5 +1,5 @@
 // snapshot: a process holding `size` serves an open-loop stream of page reads
-// and writes (harness/open_loop.h, the client design of redis-snapshot) while
+// and writes (harness/run/open_loop.h, the client design of redis-snapshot) while
 // it writes a consistent snapshot of its memory to a file.  The strategy is
 // the mode:
 //   fork, odf, odf-procfs  the server thread forks; the child writes the file

@@ -1,7 +1,7 @@
 // The per-cell event stream of a run or check inside `odfbench vm`: one line
 // per event on the file ODFBENCH_STREAM names (a serial port the host
 // records), drained before the next cell starts, so a kernel that dies in
-// the next cell cannot take this one with it.  vm_stream.h reads it.
+// the next cell cannot take this one with it.  vm/stream.h reads it.
 #pragma once
 #include <string>
 
