@@ -20,6 +20,7 @@
 
 #include "odf/switch.h"
 #include "record/result_stream.h"
+#include "base/kmsg.h"
 #include "base/supervise.h"
 #include "base/sysinfo.h"
 #include "odf/tfork_guard.h"
@@ -347,6 +348,8 @@ nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
 		}
 	ResultStream stream(opts.stream_path);
 	stream.send({{"event", "header"}, {"output", ""}, {"planned", planned}, {"doc", doc}});
+	KmsgReader kmsg;
+	int settle_ms = getenv("ODFBENCH_VM_INFO") ? 300 : 60;  // a guest under TCG frees an mm later
 	bool tty = opts.progress && isatty(2);
 	size_t i = 0;
 	std::string wedged;  // the check after which the kernel stopped killing processes
@@ -375,8 +378,18 @@ nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
 			}
 			if (tty)
 				fmt::print(stderr, "\r\033[K[{}/{}] {} ({})", i, chosen.size(), d->name, mn);
+			kmsg.drain();  // what came before this check is not its own
 			stream.send({{"event", "cell-start"}, {"cell", cell}, {"mode", mn}});
 			c["results"][mn] = run_one(*d, m, odf, opts.timeout_s);
+			// The check's processes are reaped; an mm is checked when freed, a
+			// moment later: the lines from now until the log is quiet are this check's.
+			if (auto lines = kernel_problem_lines(drain_settled(kmsg, settle_ms, 3000)); !lines.empty()) {
+				bool fatal = false;
+				for (const auto &l : lines)
+					fatal |= classify_kernel_line(l) == KernelLine::Fatal;
+				c["results"][mn]["kernel_lines"] = lines;
+				c["results"][mn]["kernel_verdict"] = fatal ? "fatal" : "warnings";
+			}
 			stream.send({{"event", "cell"}, {"result", c}});  // after each verdict: a crash in the next mode keeps this one
 			if (c["results"][mn].value("wedged", false))
 				wedged = fmt::format("{} ({})", d->name, mn);

@@ -13,6 +13,19 @@ std::string cell(const nlohmann::json &c, const std::string &mode)
 		return "-";
 	return c["results"][mode]["status"].get<std::string>();
 }
+
+// The kernel's own reports during a check, per mode: "odf: warnings (3)".
+std::string kernel_column(const nlohmann::json &c, const nlohmann::json &modes)
+{
+	std::string out;
+	for (const auto &m : modes) {
+		const auto &r = c["results"].value(m.get<std::string>(), nlohmann::json::object());
+		if (r.contains("kernel_verdict"))
+			out += fmt::format("{}{}: {} ({})", out.empty() ? "" : ", ", m.get<std::string>(), r["kernel_verdict"].get<std::string>(),
+					   r["kernel_lines"].size());
+	}
+	return out.empty() ? "-" : out;
+}
 }  // namespace
 
 std::string checks_markdown(const nlohmann::json &doc)
@@ -24,8 +37,8 @@ std::string checks_markdown(const nlohmann::json &doc)
 	s += "| check | group |";
 	for (const auto &m : doc["modes"])
 		s += fmt::format(" {} |", m.get<std::string>());
-	s += "\n|---|---|";
-	for (size_t i = 0; i < doc["modes"].size(); ++i)
+	s += " kernel warnings |\n|---|---|";
+	for (size_t i = 0; i <= doc["modes"].size(); ++i)
 		s += "---|";
 	s += "\n";
 	std::string notes;
@@ -39,8 +52,12 @@ std::string checks_markdown(const nlohmann::json &doc)
 			if (st != "pass" && st != "n/a" && st != "unavailable" && !r.value("detail", "").empty())
 				notes += fmt::format("- `{}` under {}: {}\n", c["name"].get<std::string>(), m.get<std::string>(),
 						     r["detail"].get<std::string>());
+			if (r.contains("kernel_lines"))
+				notes += fmt::format("- `{}` under {}: the kernel said `{}`{}\n", c["name"].get<std::string>(), m.get<std::string>(),
+						     r["kernel_lines"][0].get<std::string>(),
+						     r["kernel_lines"].size() > 1 ? fmt::format(" and {} more lines", r["kernel_lines"].size() - 1) : "");
 		}
-		s += "\n";
+		s += fmt::format(" {} |\n", kernel_column(c, doc["modes"]));
 	}
 	if (!notes.empty())
 		s += "\n" + notes;
@@ -63,6 +80,10 @@ std::string checks_text(const nlohmann::json &doc)
 			std::string st = r["status"];
 			if (st != "pass" && st != "n/a" && st != "unavailable")
 				s += fmt::format("    {}: {}\n", m.get<std::string>(), r.value("detail", ""));
+			if (r.contains("kernel_lines"))
+				s += fmt::format("    {}: kernel {}: {}{}\n", m.get<std::string>(), r["kernel_verdict"].get<std::string>(),
+						 r["kernel_lines"][0].get<std::string>(),
+						 r["kernel_lines"].size() > 1 ? fmt::format(" (+{} lines)", r["kernel_lines"].size() - 1) : "");
 		}
 	}
 	return s;
