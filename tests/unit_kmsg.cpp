@@ -19,6 +19,10 @@ TEST(KernelLines, WarningsSeenOnTheOdfKernelAreFindingsNotCrashes)
 	EXPECT_EQ(classify_kernel_line("BUG: non-zero pgtables_bytes on freeing mm: 16384"), KernelLine::Warning);
 	EXPECT_EQ(classify_kernel_line("[    3.1] BUG: Bad page map in process odfbench  pte:8000000105a0c225 pmd:00000000"),
 		  KernelLine::Warning);
+	// A corrupted PTE read as a swap entry (seen in the 6.0.6 guest's check matrix).
+	EXPECT_EQ(classify_kernel_line("[   75.050541] get_swap_device: Bad swap file entry 3ffffffffffff"), KernelLine::Warning);
+	EXPECT_EQ(classify_kernel_line("[    9.106000] mm/pgtable-generic.c:51: bad pmd (____ptrval____)(0000000101f19065)"),
+		  KernelLine::Warning);
 	EXPECT_EQ(classify_kernel_line("[    9.0] WARNING: CPU: 1 PID: 212 at mm/memory.c:1234 copy_pte_range+0x1/0x2"),
 		  KernelLine::Warning);
 }

@@ -32,7 +32,11 @@ private:
 	int fd_ = -1;
 };
 
-// Drains until the log has been quiet for quiet_ms (at most max_ms): an mm
+// Runs the calling thread once on every CPU it may use: each switches away
+// from the lazy mm it kept, so a reaped process's mm is freed now.
+void run_on_every_cpu();
+
+// Runs on every CPU, then drains until the log has been quiet for quiet_ms (at most max_ms): an mm
 // is freed, and checked, a moment after its last task is reaped.
 std::vector<std::string> drain_settled(KmsgReader &r, int quiet_ms, int max_ms);
 
