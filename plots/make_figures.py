@@ -476,7 +476,50 @@ def fuzz(runs, outdir, written):
     return None
 
 
-FIGURES = [fork_latency, post_fork_access, table_copy, redis, fuzz, landscape]
+def fork_tests(runs, outdir, written):
+    """The testing workload: tests per second, and per-test latency (median and p99 of each trial's
+    distribution), per size and mode."""
+    st = op.Styles(runs)
+    cs = [c for c in op.cells(runs, "fork-tests") if c["status"] == "ok" and op.summary_ci(c, "tests_per_s")]
+    if not cs:
+        return "no fork-tests tests_per_s values"
+    labels = {c["label"] for c in cs}
+    multi = len(labels) > 1
+    cs.sort(key=lambda c: (st.labels.index(c["label"]), c["bytes"], op.mode_rank(c["mode"])))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(max(8, 2.0 * len(cs)), 4.5))
+    no_ci = False
+    for i, c in enumerate(cs):
+        color = st.color(c["label"], c["mode"])
+        no_ci |= bar_with_ci(ax, i, 0.6, op.summary_ci(c, "tests_per_s"), color)
+        # per-test latency: the median trial's p50 (bar) and p99 (marker)
+        p50 = op.summary_ci(c, "test_p50_ns", 1e3)
+        p99 = op.summary_ci(c, "test_p99_ns", 1e3)
+        if p50:
+            no_ci |= bar_with_ci(ax2, i, 0.6, p50, color)
+        if p99 and p99[0] is not None:
+            ax2.plot([i], [p99[0]], marker="_", markersize=18, color="black")
+    ticks = [f"{c['size']}\n{c['mode']}" + (f"\n{c['label']}" if multi else "") for c in cs]
+    for a in (ax, ax2):
+        a.set_xticks(range(len(cs)))
+        a.set_xticklabels(ticks, fontsize=8)
+    ax.set_ylabel("tests per second")
+    ax.set_title("Fork-per-test runner: throughput")
+    ax2.set_ylabel("per-test latency (µs): bar p50, tick p99")
+    ax2.set_title("Per-test latency (fork + test + reap)")
+    keys = []
+    for c in cs:
+        if (c["label"], c["mode"]) not in keys:
+            keys.append((c["label"], c["mode"]))
+    legend_for(ax2, st, keys, multi, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    finish(fig, "fork_tests", outdir, written,
+           f"fork-tests: a runner holding a fixture of `size` forks one child per test; tests_per_s and the per-trial "
+           f"p50/p99 of per-test latency, median over trials; {n_text(cs, 'tests_per_s')}. "
+           f"{ci_caption(no_ci, op.MIN_N_95)} {machine_text(runs, labels)}",
+           [op.unmeasured_note(op.cells(runs, "fork-tests")), tcg_warning(runs, labels)])
+    return None
+
+
+FIGURES = [fork_latency, post_fork_access, table_copy, redis, fuzz, fork_tests, landscape]
 
 
 def main():

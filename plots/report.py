@@ -242,6 +242,7 @@ FIGURE_TITLES = {
     "redis_latency": "Redis latency around a BGSAVE snapshot",
     "redis_latency_cdf": "Redis latency CDF during BGSAVE",
     "fuzz": "Fork-server fuzzing throughput",
+    "fork_tests": "Fork-per-test runner: tests per second and per-test latency",
 }
 
 # The numbers behind each figure: (workload, metrics); every cell of the workload is
@@ -256,6 +257,7 @@ FIGURE_NUMBERS = {
     "redis_latency": [("redis-snapshot", ["latest_fork_usec", "during_p99_ns", "during_max_ns", "window_p99_ns", "window_max_ns"])],
     "redis_latency_cdf": [],
     "fuzz": [("fuzz", ["execs_per_s"])],
+    "fork_tests": [("fork-tests", ["tests_per_s", "test_p50_ns", "test_p99_ns"])],
 }
 
 
