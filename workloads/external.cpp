@@ -50,8 +50,16 @@ public:
 	{
 		const auto &x = p.extra;
 		for (auto &[k, v] : x.items())
-			if (k != "command" && k != "env" && k != "metric" && k != "timeout_s")
-				throw std::invalid_argument(fmt::format("params.{}: unknown parameter for external (known: command, env, metric, timeout_s)", k));
+			if (k != "command" && k != "env" && k != "metric" && k != "timeout_s" && k != "files")
+				throw std::invalid_argument(fmt::format("params.{}: unknown parameter for external (known: command, env, metric, timeout_s, files)", k));
+		// files: host paths `odfbench vm` carries into the guest (the program's data, an interpreter's modules)
+		if (x.contains("files")) {
+			if (!x["files"].is_array())
+				throw std::invalid_argument("params.files: must be an array of absolute paths");
+			for (const auto &f : x["files"])
+				if (!f.is_string() || f.get<std::string>().empty() || f.get<std::string>()[0] != '/')
+					throw std::invalid_argument("params.files: every element must be an absolute path");
+		}
 		if (!x.contains("command") || !x["command"].is_array() || x["command"].empty())
 			throw std::invalid_argument("params.command: required, a non-empty array of strings");
 		for (const auto &a : x["command"])
@@ -112,6 +120,10 @@ public:
 					setenv(k.c_str(), v.get<std::string>().c_str(), 1);
 			int fd = open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
 			dup2(fd, 1);
+			// stderr kept too: when the program cannot start (a library or its
+			// interpreter missing in a guest) the loader says why there.
+			int efd = open((stdout_path + ".stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			dup2(efd, 2);
 		});
 		nlohmann::json t;
 		if (env.mode == Mode::OdfProcfs)
@@ -132,7 +144,8 @@ public:
 			throw std::runtime_error(fmt::format("{} was killed by SIG{}", argv[0],
 							     sigabbrev_np(WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status) - 128)));
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			throw std::runtime_error(fmt::format("{} exited with status {}", argv[0], WEXITSTATUS(status)));
+			throw std::runtime_error(fmt::format("{} exited with status {}{}{}", argv[0], WEXITSTATUS(status),
+							     WEXITSTATUS(status) == 127 ? " (could not start)" : "", stderr_tail(stdout_path + ".stderr")));
 		t["metric"] = read_metric(p.extra["metric"], stdout_path, out);
 		t["metric_name"] = p.extra["metric"]["name"];
 		t["launch"] = l.evidence;
@@ -150,6 +163,19 @@ public:
 	}
 
 private:
+	// The end of the program's stderr, for an error message ("" if empty).
+	static std::string stderr_tail(const std::string &path)
+	{
+		std::ifstream in(path);
+		std::string text{std::istreambuf_iterator<char>(in), {}};
+		while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+			text.pop_back();
+		if (text.empty())
+			return "";
+		if (text.size() > 600)
+			text = "..." + text.substr(text.size() - 600);
+		return ": " + text;
+	}
 	static double read_metric(const nlohmann::json &m, const std::string &stdout_path, const std::string &out)
 	{
 		if (m.contains("regex")) {

@@ -1,8 +1,10 @@
 // odfbench run: an experiment spec, from a file or from flags.
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
@@ -138,6 +140,54 @@ int run(const RunArgs &a)
 
 }  // namespace
 
+// What `vm` carries for a spec: each external experiment's program (argv[0],
+// resolved on the host's PATH like execvp would; vm adds its libraries and
+// loader) and its params.files, read-only at the same paths.
+std::vector<CarriedFile> carry_for_run(const std::vector<std::string> &args)
+{
+	std::vector<CarriedFile> out;
+	for (size_t i = 1; i < args.size(); ++i) {
+		const std::string &a = args[i];
+		if (a == "-o" || a == "--output" || a == "--params" || a == "--shard" || a == "--cells") {
+			++i;
+			continue;
+		}
+		if (!a.ends_with(".json") || access(a.c_str(), R_OK) != 0)
+			continue;
+		nlohmann::json spec;
+		try {
+			spec = nlohmann::json::parse(std::ifstream(a));
+		} catch (const std::exception &e) {
+			throw std::invalid_argument(fmt::format("{}: not JSON: {}", a, e.what()));
+		}
+		for (const auto &x : spec.value("experiments", nlohmann::json::array())) {
+			if (!x.is_object() || x.value("workload", "") != "external")
+				continue;
+			auto p = x.value("params", nlohmann::json::object());
+			if (p.contains("command") && p["command"].is_array() && !p["command"].empty() && p["command"][0].is_string()) {
+				std::string prog = p["command"][0].get<std::string>();
+				std::string host = prog.find('/') != std::string::npos ? prog : find_program(prog);
+				if (host.empty() || access(host.c_str(), X_OK) != 0)
+					throw std::invalid_argument(fmt::format(
+						"{}: external program {} is not an executable on the host{}", a, prog,
+						prog.find('/') != std::string::npos ? "" : " (not on PATH)"));
+				// execvp in the guest finds it on the guest's PATH only at a PATH directory.
+				out.push_back({host, host});
+			}
+			if (p.contains("files")) {
+				if (!p["files"].is_array())
+					throw std::invalid_argument(fmt::format("{}: params.files: must be an array of host paths", a));
+				for (const auto &f : p["files"])
+					if (!f.is_string() || f.get<std::string>().empty() || f.get<std::string>()[0] != '/')
+						throw std::invalid_argument(fmt::format("{}: params.files: every element must be an absolute host path", a));
+					else
+						out.push_back({f.get<std::string>(), f.get<std::string>()});
+			}
+		}
+	}
+	return out;
+}
+
 void add_run_command(CLI::App &app, int &exit_code)
 {
 	// Under `odfbench vm`: resumed by cells (the stream says which finished),
@@ -145,6 +195,7 @@ void add_run_command(CLI::App &app, int &exit_code)
 	CarriedCommand carried;
 	carried.loads_probes = true;
 	carried.several_kernels = true;
+	carried.carry = carry_for_run;
 	register_carried_command("run", std::move(carried));
 
 	auto a = std::make_shared<RunArgs>();

@@ -35,6 +35,10 @@ void add_vm_command(CLI::App &app, int &exit_code)
 	sub->add_option("--busybox", vmo.busybox, "Statically linked busybox for the guest")->capture_default_str();
 	sub->add_option("--results-dir", vmo.results_dir, "Where the guest's results land on the host")->capture_default_str();
 	sub->add_option("--append", vmo.append, "Extra kernel command line");
+	sub->add_option("--with", vmo.with,
+			"PATH[:GUEST]: carry a host file or directory into the guest (at GUEST, default the same path); "
+			"a dynamically linked program comes with its libraries and loader. Repeatable")
+		->allow_extra_args(false);
 	sub->add_flag("--hide-btf", vmo.hide_btf, "Hide /sys/kernel/btf in the guest, to see how a kernel without BTF behaves");
 	sub->add_option("command", vmo.args, "The odfbench command to run in the guest, after --");
 	sub->callback([a, &exit_code] {

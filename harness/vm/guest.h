@@ -11,12 +11,19 @@ struct GuestPlan {
 	std::vector<std::string> args;                             // as the guest sees them
 	std::vector<std::pair<std::string, std::string>> inputs;   // guest path, host path
 	std::vector<std::pair<std::string, std::string>> outputs;  // guest results/ name, host path
+	std::vector<std::pair<std::string, std::string>> carried;  // guest path, host path (files, dirs, programs)
 };
 
 // Input files go into the initramfs; -o targets are written in the guest's
 // results/ and copied back afterwards.  Throws std::invalid_argument if a
 // target exists or its directory is not writable: better before the boot.
 GuestPlan plan_guest(const std::vector<std::string> &args);
+
+// Adds what must be carried (the command's carry hook, --with PATH[:GUEST])
+// to the plan: host paths must exist and guest paths be absolute.  Throws
+// std::invalid_argument naming the first that is not.
+void plan_carried(GuestPlan &plan, const std::vector<std::pair<std::string, std::string>> &files,
+		  const std::vector<std::string> &with);
 
 // The guest's /init: mounts, runs the command, ships results on ttyS1.
 // deadline_s: the guest sends the command SIGTERM after this long.

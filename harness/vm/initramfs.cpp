@@ -9,6 +9,7 @@
 #include <fstream>
 #include <gelf.h>
 #include <libelf.h>
+#include <functional>
 #include <set>
 #include <stdexcept>
 #include <unistd.h>
@@ -48,11 +49,11 @@ private:
 	std::set<std::string> done_;
 };
 
-// A dynamically linked program (redis-server, say) and the libraries ldd
-// resolves for it, at their host paths.
-void add_program_with_libs(CpioWriter &w, ArchiveDirs &dirs, const std::string &prog)
+// The libraries and loader ldd resolves for a dynamically linked program
+// (none for a static one or a script).
+std::vector<std::string> ldd_files(const std::string &prog)
 {
-	std::vector<std::string> files = {prog};
+	std::vector<std::string> files;
 	if (FILE *f = popen(("ldd " + shell_quote(prog) + " 2>/dev/null").c_str(), "r")) {
 		char line[1024];
 		while (fgets(line, sizeof(line), f)) {
@@ -65,6 +66,22 @@ void add_program_with_libs(CpioWriter &w, ArchiveDirs &dirs, const std::string &
 		}
 		pclose(f);
 	}
+	return files;
+}
+
+bool is_elf(const std::string &path)
+{
+	char m[4] = {};
+	std::ifstream in(path, std::ios::binary);
+	return in.read(m, 4) && std::memcmp(m, "\x7f" "ELF", 4) == 0;
+}
+
+// A dynamically linked program (redis-server, say) and the libraries ldd
+// resolves for it, at their host paths.
+void add_program_with_libs(CpioWriter &w, ArchiveDirs &dirs, const std::string &prog)
+{
+	std::vector<std::string> files = ldd_files(prog);
+	files.insert(files.begin(), prog);
 	for (const auto &file : files) {
 		std::string rel = file.substr(1);
 		dirs.ensure(rel);
@@ -97,7 +114,56 @@ std::string guest_binary()
 	return read_host_file("/proc/self/exe");
 }
 
+// Each host path of what is carried, with what it is: its own bytes (a
+// file, a symlink's target text) plus, for an ELF program, its libraries.
+// Calls f(guest path, host path, kind) once per path; kind: 'f' file, 'l'
+// symlink, 'd' directory.
+void walk_carried(const GuestPlan &plan, const std::function<void(const std::string &, const std::string &, char)> &f)
+{
+	std::set<std::string> seen;
+	std::function<void(const std::string &, const std::string &)> one = [&](const std::string &guest, const std::string &host) {
+		if (!seen.insert(guest).second)
+			return;
+		std::error_code ec;
+		// A link carried at its own path stays a link, and its target comes
+		// too, as the link names it (python3 -> python3.11; /lib64's loader
+		// -> /lib/...: not the canonical /usr/lib path, which the link would
+		// not reach in a guest without merged /usr).  Elsewhere: its content.
+		auto st = guest == host ? fs::symlink_status(host, ec) : fs::status(host, ec);
+		if (fs::is_symlink(st)) {
+			f(guest, host, 'l');
+			auto target = (fs::path(host).parent_path() / fs::read_symlink(host, ec)).lexically_normal();
+			if (!ec)
+				one(target.string(), target.string());
+		} else if (fs::is_directory(st)) {
+			f(guest, host, 'd');
+			for (auto &e : fs::directory_iterator(host, ec))
+				one(guest + "/" + e.path().filename().string(), e.path().string());
+		} else if (fs::is_regular_file(st)) {
+			f(guest, host, 'f');
+			if ((st.permissions() & fs::perms::owner_exec) != fs::perms::none && is_elf(host))
+				for (const auto &lib : ldd_files(host))
+					one(lib, lib);
+		}
+	};
+	for (const auto &[guest, host] : plan.carried)
+		one(guest, host);
+}
+
 }  // namespace
+
+uint64_t carried_bytes(const GuestPlan &plan)
+{
+	uint64_t n = 0;
+	walk_carried(plan, [&](const std::string &, const std::string &host, char kind) {
+		std::error_code ec;
+		if (kind == 'f')
+			n += fs::file_size(host, ec) + 512;  // plus a header's worth
+		else
+			n += 512;
+	});
+	return n;
+}
 
 std::string read_host_file(const std::string &path)
 {
@@ -140,7 +206,7 @@ std::string build_initramfs(const VmOptions &o, const GuestPlan &plan, const nlo
 {
 	CpioWriter w;
 	ArchiveDirs dirs(w);
-	for (const char *d : {"bin", "dev", "proc", "sys", "tmp", "work", "work/in", "work/out", "work/out/results", "run"})
+	for (const char *d : {"bin", "dev", "proc", "sys", "tmp", "etc", "root", "work", "work/in", "work/out", "work/out/results", "run"})
 		dirs.ensure(std::string(d) + "/x");
 	// The kernel opens /dev/console for init before anything is mounted.
 	w.chardev("dev/console", 5, 1);
@@ -148,7 +214,8 @@ std::string build_initramfs(const VmOptions &o, const GuestPlan &plan, const nlo
 	w.file("bin/busybox", read_host_file(o.busybox), 0755);
 	for (const char *applet : {"sh", "mount", "mkdir", "cat", "sleep", "stty", "find", "cpio", "poweroff", "sync", "uname",
 				   "dmesg", "ls", "rm", "cp", "head", "tail", "grep", "ps", "free", "kill", "timeout", "true",
-				   "false", "echo", "env", "printf", "test", "sed", "awk", "wc", "tr", "cut", "sort", "seq", "id", "date"})
+				   "false", "echo", "env", "printf", "test", "sed", "awk", "wc", "tr", "cut", "sort", "seq", "id", "date", "ip", "ifconfig",
+				   "hostname", "chmod", "ln"})
 		w.symlink(fmt::format("bin/{}", applet), "busybox");
 	static const std::string odfbench = guest_binary();  // once, though a KVM boot that fails retries under TCG
 	w.file("bin/odfbench", odfbench, 0755);
@@ -161,6 +228,21 @@ std::string build_initramfs(const VmOptions &o, const GuestPlan &plan, const nlo
 	for (const char *prog : {"/usr/bin/redis-server"})
 		if (access(prog, X_OK) == 0)
 			add_program_with_libs(w, dirs, prog);
+	// A user's /etc: root only, so getpwuid(0) and `id` work.
+	w.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+	w.file("etc/group", "root:x:0:\n");
+	w.file("etc/hosts", "127.0.0.1 localhost\n");
+	// What a spec's external programs need (the command's carry hook) and --with.
+	walk_carried(plan, [&](const std::string &guest, const std::string &host, char kind) {
+		std::string rel = guest.substr(1);
+		dirs.ensure(rel);
+		if (kind == 'd')
+			dirs.ensure(rel + "/x");
+		else if (kind == 'l')
+			w.symlink(rel, fs::read_symlink(host).string());
+		else
+			w.file(rel, read_host_file(host), (fs::status(host).permissions() & fs::perms::owner_exec) != fs::perms::none ? 0755 : 0644);
+	});
 	for (const auto &[guest, host] : plan.inputs)
 		w.file(guest.substr(1), read_host_file(host));
 	w.file("vm.json", vm_info.dump(2) + "\n");

@@ -22,6 +22,7 @@ struct VmOptions {
 	std::string results_dir = "results";
 	std::string append;                  // extra kernel command line
 	bool hide_btf = false;               // mount over /sys/kernel/btf: test the no-BTF paths
+	std::vector<std::string> with;       // --with PATH[:GUEST]: host files/directories carried read-only
 	std::vector<std::string> args;       // the odfbench command to run in the guest
 };
 

@@ -19,6 +19,8 @@
 #include <nlohmann/json.hpp>
 
 #include "vm/cpio.h"
+#include "vm/guest.h"
+#include "vm/initramfs.h"
 #include "base/supervise.h"
 #include "base/sizes.h"
 #include "base/sysinfo.h"
@@ -180,6 +182,23 @@ int run_vm(VmOptions o)
 	std::vector<GuestPlan> plans;
 	for (const auto &k : kernels)
 		plans.push_back(plan_guest(guest_args(o.args, k)));
+	// What the guest needs from the host besides odfbench (the spec's programs
+	// and data, --with), checked against the guest's memory before any boot:
+	// the initramfs and the files it unpacks both live in guest RAM.
+	{
+		std::vector<std::pair<std::string, std::string>> files;
+		if (const auto &c = carried_command(o.args[0]); c.carry)
+			for (auto &f : c.carry(o.args))
+				files.emplace_back(f.host, f.guest);
+		for (auto &p : plans)
+			plan_carried(p, files, o.with);
+		uint64_t need = plans.empty() ? 0 : carried_bytes(plans[0]), room = o.mem_bytes / 2 - (128ull << 20);
+		if (need > room)
+			throw std::invalid_argument(fmt::format(
+				"carried files need {} (packed, then unpacked: twice that in guest memory), more than --mem {} holds "
+				"beside the workload; raise --mem or carry less",
+				format_size(need), format_size(o.mem_bytes)));
+	}
 	if (kernels.size() > 1 && std::set<std::string>(labels.begin(), labels.end()).size() != labels.size())
 		throw std::invalid_argument("--kernel: two kernels with the same name; an A/B needs two different ones");
 
