@@ -80,7 +80,7 @@ cells = j["results"]
 assert len(cells) == 4, [c["status"] for c in cells]
 for c in cells:
     if c["mode"] == "odf" and not odf_kernel:
-        assert c["status"] in ("not-applicable", "error", "ok"), c
+        assert c["status"] in ("unavailable", "not-applicable"), c  # no ODF on a Debian kernel
         continue
     assert c["status"] == "ok", (c["params"]["command"], c["mode"], c.get("reason"))
     for t in c["trials"]:

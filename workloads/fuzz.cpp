@@ -72,8 +72,14 @@ public:
 	void validate(const Params &p) const override
 	{
 		for (auto &[k, v] : p.extra.items())
-			if (k != "driver" && k != "seconds")
-				throw std::invalid_argument(fmt::format("params.{}: unknown parameter for fuzz (known: driver, seconds)", k));
+			if (k != "driver" && k != "seconds" && k != "layout")
+				throw std::invalid_argument(fmt::format("params.{}: unknown parameter for fuzz (known: driver, seconds, layout)", k));
+		// layout: where the fork server's database lives.  heap (default, what
+		// users run): SQLite's malloc, on the brk heap.  mmap: its page cache in
+		// one 2 MiB-aligned private anonymous mapping, which the paper kernel
+		// (5.6.19) shares at fork (it never shares the heap).
+		if (p.extra.contains("layout") && !(p.extra["layout"] == "heap" || p.extra["layout"] == "mmap"))
+			throw std::invalid_argument("params.layout: must be heap or mmap");
 		if (p.extra.contains("driver") &&
 		    !(p.extra["driver"] == "auto" || p.extra["driver"] == "afl" || p.extra["driver"] == "builtin"))
 			throw std::invalid_argument("params.driver: must be one of auto, afl, builtin");
@@ -85,6 +91,7 @@ public:
 	nlohmann::json setup(TrialEnv &env, const Params &p) override
 	{
 		size_ = p.size_bytes;
+		layout_ = p.extra.value("layout", "heap");
 		rows_ = size_ / 4096 + 1;
 		std::string want = p.extra.value("driver", "auto");
 		afl_fuzz_ = find_program("afl-fuzz");
@@ -109,6 +116,7 @@ public:
 			j["launch"] = launch_evidence_;
 		}
 		j["driver"] = driver_;
+		j["layout"] = layout_;
 		std::filesystem::create_directories(env.scratch);
 		MissingMetrics missing(env);
 		missing.need("sched_process_fork", {"bpf_forks", "odf_verified"});
@@ -149,6 +157,7 @@ private:
 		std::string bytes = std::to_string(size_);
 		auto l = launch_program({target_, case_path_}, env.mode == Mode::Odf, *env.odf, [&] {
 			setenv("ODFB_FUZZ_BYTES", bytes.c_str(), 1);
+			setenv("ODFB_FUZZ_LAYOUT", layout_.c_str(), 1);
 			dup2(ctl[0], kForkServerFd);
 			dup2(st[1], kForkServerFd + 1);
 		});
@@ -228,6 +237,7 @@ private:
 					       "AFL_NO_AFFINITY=1", "AFL_FORKSRV_INIT_TMOUT=300000", "AFL_NO_CRASH_README=1"})
 				putenv(const_cast<char *>(kv));
 			setenv("ODFB_FUZZ_BYTES", bytes.c_str(), 1);
+			setenv("ODFB_FUZZ_LAYOUT", layout_.c_str(), 1);
 			int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -290,7 +300,7 @@ private:
 	uint64_t size_ = 0, rows_ = 0, execs_total_ = 0, target_start_ns_ = 0;
 	double seconds_ = 1.0;
 	int trials_ = 0;
-	std::string driver_, afl_fuzz_, afl_target_, target_, case_path_;
+	std::string driver_, afl_fuzz_, afl_target_, target_, case_path_, layout_ = "heap";
 	pid_t pid_ = -1, via_ = -1;
 	int ctl_ = -1, st_ = -1;
 	nlohmann::json launch_evidence_;

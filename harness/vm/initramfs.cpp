@@ -121,7 +121,10 @@ std::string guest_binary()
 void walk_carried(const GuestPlan &plan, const std::function<void(const std::string &, const std::string &, char)> &f)
 {
 	std::set<std::string> seen;
-	std::function<void(const std::string &, const std::string &)> one = [&](const std::string &guest, const std::string &host) {
+	// ldd only for what is named (a program, or a link to it), not for every
+	// file inside a carried directory: /usr/lib holds thousands.
+	std::function<void(const std::string &, const std::string &, bool)> one = [&](const std::string &guest, const std::string &host,
+										     bool named) {
 		if (!seen.insert(guest).second)
 			return;
 		std::error_code ec;
@@ -134,20 +137,20 @@ void walk_carried(const GuestPlan &plan, const std::function<void(const std::str
 			f(guest, host, 'l');
 			auto target = (fs::path(host).parent_path() / fs::read_symlink(host, ec)).lexically_normal();
 			if (!ec)
-				one(target.string(), target.string());
+				one(target.string(), target.string(), named);
 		} else if (fs::is_directory(st)) {
 			f(guest, host, 'd');
 			for (auto &e : fs::directory_iterator(host, ec))
-				one(guest + "/" + e.path().filename().string(), e.path().string());
+				one(guest + "/" + e.path().filename().string(), e.path().string(), false);
 		} else if (fs::is_regular_file(st)) {
 			f(guest, host, 'f');
-			if ((st.permissions() & fs::perms::owner_exec) != fs::perms::none && is_elf(host))
+			if (named && (st.permissions() & fs::perms::owner_exec) != fs::perms::none && is_elf(host))
 				for (const auto &lib : ldd_files(host))
-					one(lib, lib);
+					one(lib, lib, false);
 		}
 	};
 	for (const auto &[guest, host] : plan.carried)
-		one(guest, host);
+		one(guest, host, true);
 }
 
 }  // namespace

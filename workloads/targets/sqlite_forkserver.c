@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,9 +24,35 @@ static int stop_long_queries(void *arg)
 	return ++steps > 2000; /* abort runaway statements: a test case stays short */
 }
 
+/* ODFB_FUZZ_LAYOUT=mmap: SQLite's page cache in one private anonymous
+ * mapping, 2 MiB aligned and a whole number of 2 MiB windows, prefaulted by
+ * touching (never MAP_POPULATE): the one kind of memory the paper kernel
+ * (5.6.19) shares at fork.  The default (heap) keeps SQLite's malloc. */
+static void mmap_page_cache(unsigned long long bytes)
+{
+	const size_t win = 2u << 20;
+	int hdr = 0;
+	sqlite3_config(SQLITE_CONFIG_PCACHE_HDRSZ, &hdr);
+	size_t slot = 4096 + (size_t)hdr;
+	size_t n = bytes / 4000 + 1024; /* one slot per row page, plus the b-tree's interior pages */
+	size_t len = (n * slot + win - 1) / win * win;
+	char *m = mmap(0, len + win, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		exit(2);
+	char *a = (char *)(((uintptr_t)m + win - 1) / win * win);
+	madvise(a, len, MADV_NOHUGEPAGE); /* 2 MiB pages are copied classically */
+	for (size_t i = 0; i < len; i += 4096)
+		a[i] = 0;
+	if (sqlite3_config(SQLITE_CONFIG_PAGECACHE, a, (int)slot, (int)(len / slot)) != SQLITE_OK)
+		exit(2);
+}
+
 static void build(unsigned long long bytes)
 {
 	char sql[512];
+	const char *layout = getenv("ODFB_FUZZ_LAYOUT");
+	if (layout && strcmp(layout, "mmap") == 0)
+		mmap_page_cache(bytes);
 	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
 		exit(2);
 	/* keep every page in memory, then fill with ~4 KB random rows */
