@@ -11,6 +11,8 @@
 #include <libelf.h>
 #include <functional>
 #include <set>
+#include <sys/stat.h>
+#include <vector>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -123,8 +125,18 @@ void walk_carried(const GuestPlan &plan, const std::function<void(const std::str
 	std::set<std::string> seen;
 	// ldd only for what is named (a program, or a link to it), not for every
 	// file inside a carried directory: /usr/lib holds thousands.
-	std::function<void(const std::string &, const std::string &, bool)> one = [&](const std::string &guest, const std::string &host,
+	std::vector<std::pair<dev_t, ino_t>> open_dirs;  // the directories being walked: a link back to one is a cycle
+	// One spelling per path: a link to "." normalizes to "dir/", which would
+	// escape `seen` and recurse through the link forever.
+	auto norm = [](const std::string &p) {
+		std::string s = fs::path(p).lexically_normal().string();
+		while (s.size() > 1 && s.back() == '/')
+			s.pop_back();
+		return s;
+	};
+	std::function<void(const std::string &, const std::string &, bool)> one = [&](const std::string &guest_in, const std::string &host_in,
 										     bool named) {
+		const std::string guest = norm(guest_in), host = norm(host_in);
 		if (!seen.insert(guest).second)
 			return;
 		std::error_code ec;
@@ -139,9 +151,17 @@ void walk_carried(const GuestPlan &plan, const std::function<void(const std::str
 			if (!ec)
 				one(target.string(), target.string(), named);
 		} else if (fs::is_directory(st)) {
+			struct stat sb {};
+			if (::stat(host.c_str(), &sb) != 0)
+				return;
+			std::pair<dev_t, ino_t> id{sb.st_dev, sb.st_ino};
+			if (std::find(open_dirs.begin(), open_dirs.end(), id) != open_dirs.end())
+				return;  // reached again through a link inside itself
 			f(guest, host, 'd');
+			open_dirs.push_back(id);
 			for (auto &e : fs::directory_iterator(host, ec))
 				one(guest + "/" + e.path().filename().string(), e.path().string(), false);
+			open_dirs.pop_back();
 		} else if (fs::is_regular_file(st)) {
 			f(guest, host, 'f');
 			if (named && (st.permissions() & fs::perms::owner_exec) != fs::perms::none && is_elf(host))
