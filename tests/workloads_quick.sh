@@ -25,7 +25,7 @@ def fork(w, i=0):
     return r
 
 workloads = {w for w, _ in cells}
-check(len(workloads) == 9, f"workloads run: {sorted(workloads)}")
+check(len(workloads) == 10, f"workloads run: {sorted(workloads)}")
 for (w, m), rs in cells.items():
     for r in rs:
         if m != "fork" and odf == "none":
@@ -103,6 +103,20 @@ for r in cells[("fuzz", "fork")]:
     for t in r["trials"]:
         e, b = t["execs"], t["bpf_forks"]
         check(e > 0 and abs(b - e) <= max(2, 0.1 * e), f"fuzz ({r['setup']['driver']}) execs {e} vs BPF forks {b}")
+# fork-tests: one child per test, each reaped (the runner's waitpid) and each
+# seen forked by BPF; each child's own fault count (page_fault_user) covers the
+# fixture pages it writes, a copy-on-write fault each, plus a fixed few of its
+# own (stack, libc: 11-12 here); getrusage's total for the children agrees.
+ft = fork("fork-tests")
+w = ft["setup"]["write_pages"]
+for t in ft["trials"]:
+    n = t["tests"]
+    check(t["tests_reaped"] == n and t.get("bpf_forks") == n and t["tests_failed"] == 0,
+          f"fork-tests {n} tests: {t['tests_reaped']} reaped, {t.get('bpf_forks')} BPF forks, {t['tests_failed']} failed")
+    lo, hi = t.get("child_faults_min"), t.get("child_faults_max")
+    check(lo is not None and w <= lo <= hi <= w + 16 and hi - lo <= 4, f"fork-tests child faults {lo}..{hi} for {w} pages written")
+    if lo is not None:
+        check(lo * n <= t["rusage_child_minflt"] <= (hi + 2) * n, f"fork-tests rusage minflt {t['rusage_child_minflt']} vs BPF {lo}..{hi} x {n}")
 # external: the script forks exactly four times (sleep, then true three times) and prints 7.5.
 for t in fork("external")["trials"]:
     check(t["metric"] == 7.5 and t["forks"] == 4, f"external {t}")

@@ -6,6 +6,7 @@
 // fixture, which is what ODF makes cheap.
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -29,11 +30,15 @@ public:
 		return "a test runner holding a fixture of `size` forks one child per test case (`tests`); each reads "
 		       "`read_pages` pages of the fixture, checks them, writes `write_pages`, exits";
 	}
+	// Each child's faults (page_fault_user, per process) are checked against
+	// the pages it writes.
+	bool counts_faults() const override { return true; }
 	std::vector<Metric> metrics() const override
 	{
 		return {Metric::rate("tests_per_s"), Metric::ns("test_mean_ns"), Metric::ns("test_p50_ns"),
 			Metric::ns("test_p99_ns"),   Metric::ns("test_max_ns"),  Metric::count("tests"),
-			Metric::count("tests_failed"), Metric::count("rusage_child_minflt"), Metric::flag("odf_verified")};
+			Metric::count("tests_failed"), Metric::count("rusage_child_minflt"), Metric::count("tests_reaped"),
+			Metric::count("child_faults_min"), Metric::count("child_faults_max"), Metric::flag("odf_verified")};
 	}
 	void validate(const Params &p) const override
 	{
@@ -57,6 +62,7 @@ public:
 			std::memcpy(region_->data() + i * region_->page_size() + 8, &i, sizeof(i));
 		MissingMetrics missing(env);
 		missing.need("sched_process_fork", {"bpf_forks"});
+		missing.need("page_fault_user", {"child_faults_min", "child_faults_max"});
 		auto j = region_->setup_json();
 		j["missing_metrics"] = missing.json();
 		j["read_pages"] = read_pages_;
@@ -71,7 +77,7 @@ public:
 		getrusage(RUSAGE_CHILDREN, &rc0);
 		std::vector<uint64_t> lat;
 		lat.reserve(tests_);
-		uint64_t failed = 0, pages = region_->pages();
+		uint64_t failed = 0, reaped = 0, fmin = UINT64_MAX, fmax = 0, fcounted = 0, pages = region_->pages();
 		long ps = region_->page_size();
 		char *d = region_->data();
 		nlohmann::json ev;
@@ -95,8 +101,16 @@ public:
 			if (pid < 0)
 				throw std::runtime_error(fmt::format("fork failed: {}", std::strerror(errno)));
 			int status = 0;
-			waitpid(pid, &status, 0);
+			bool got = waitpid(pid, &status, 0) == pid;
 			lat.push_back(now_ns() - s);
+			reaped += got;
+			// The reaped child's own record: faults over its whole life.
+			if (env.probe("page_fault_user"))
+				if (auto cs = read_record(ev, env, pid, "child", Record::Child)) {
+					fmin = std::min<uint64_t>(fmin, cs->faults_user);
+					fmax = std::max<uint64_t>(fmax, cs->faults_user);
+					++fcounted;
+				}
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 				++failed;
 			if (n == 0) {  // the first test's child stands for the rest
@@ -121,8 +135,13 @@ public:
 				    {"test_p99_ns", q(0.99)},
 				    {"test_max_ns", s.back()},
 				    {"rusage_child_minflt", rc1.ru_minflt - rc0.ru_minflt},
+				    {"tests_reaped", reaped},
 				    {"odf_verified", ev.value("odf_verified", false)},
 				    {"odf_evidence", "the first test's child"}};
+		if (fcounted == tests_) {  // only when every child was counted
+			r["child_faults_min"] = fmin;
+			r["child_faults_max"] = fmax;
+		}
 		for (auto &[k, v] : ev.items())  // page tables, sharing, flag of the first child
 			if (!r.contains(k))
 				r[k] = v;
