@@ -3,10 +3,13 @@
 #pragma once
 #include <cerrno>
 #include <cstdint>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
 #include <stdexcept>
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <sys/mman.h>
@@ -42,7 +45,7 @@ public:
 		if (fill)
 			fill_pages(p_, bytes_, tag);
 	}
-	~Region()
+	virtual ~Region()
 	{
 		if (p_)
 			munmap(p_, bytes_);
@@ -59,6 +62,20 @@ private:
 	char *p_ = nullptr;
 	uint64_t bytes_;
 };
+
+inline std::string read_text(const std::string &path)
+{
+	std::ifstream in(path);
+	return {std::istreambuf_iterator<char>(in), {}};
+}
+
+inline bool write_text(const std::string &path, const std::string &v)
+{
+	std::ofstream out(path);
+	out << v;
+	out.flush();
+	return static_cast<bool>(out);
+}
 
 inline uint64_t word(uint32_t tag, uint64_t i) { return (static_cast<uint64_t>(tag) << 32) | i; }
 
@@ -133,6 +150,7 @@ public:
 				close(fd);
 	}
 	bool is_child() const { return pid_ == 0; }
+	pid_t other() const { return is_child() ? getppid() : pid_; }  // the other side's pid
 	// Hand the turn to the other side and wait until it hands it back.
 	void hand_over()
 	{
@@ -223,6 +241,95 @@ inline Verdict op_after_fork(CheckCtx &ctx, Region &r, const std::function<std::
 	std::string child = d.join();
 	std::string after = expect_pages(r.p(), r.pages(), [&](uint64_t i) { return edges.count(i) ? 5 : 1; }, "the parent");
 	return verdict_of(first_of({child, before, after}));
+}
+
+}  // namespace odfb::checks
+
+namespace odfb::checks {
+
+// What /proc/self/pagemap says of one page (0 if unreadable).  Read it before
+// the process forks under ODF: walking shared tables is itself a hazard there
+// (the proc-readers check).
+inline uint64_t pagemap_entry(const void *addr)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	uint64_t e = 0;
+	off_t off = static_cast<off_t>(reinterpret_cast<uintptr_t>(addr) / page_size() * 8);
+	if (pread(fd, &e, 8, off) != 8)
+		e = 0;
+	close(fd);
+	return e;
+}
+inline constexpr uint64_t kPresent = 1ull << 63, kSwapped = 1ull << 62, kSoftDirty = 1ull << 55;
+
+// Pages of memory a both-sides check looks at: `pages` pages from `p`, page i
+// holding before(i) (a tag, 0 for a zero page, kSkip for not looked at).
+struct Span {
+	char *p;
+	uint64_t pages;
+	std::function<int64_t(uint64_t)> before;
+};
+inline constexpr uint32_t kChildTag = 21, kParentTag = 22;
+
+// The copy-on-write contract, page by page: fork; the child writes kChildTag
+// to pages i % 3 == 1 of every span; the parent checks its view is unchanged
+// and writes kParentTag to pages i % 3 == 2; each side then checks every page
+// of its own view (the other's writes invisible), and unmaps the spans.
+// `settle`, when given, runs in the parent once the child has read its view
+// (a fork leaves the child's PTEs old; the reads make them young again) and
+// before either side writes; a verdict other than pass from it ends the
+// check, a pass note is kept on the pass.
+inline Verdict write_both_sides(CheckCtx &ctx, const std::vector<Span> &spans,
+				const std::function<Verdict(pid_t child)> &settle = nullptr)
+{
+	auto view = [&](uint32_t tag, uint64_t which, const char *who) {
+		for (const auto &s : spans)
+			if (auto f = expect_pages(s.p, s.pages,
+						  [&](uint64_t i) { return s.before(i) != kSkip && i % 3 == which ? tag : s.before(i); }, who);
+			    !f.empty())
+				return f;
+		return std::string();
+	};
+	auto write = [&](uint32_t tag, uint64_t which) {
+		for (const auto &s : spans)
+			for (uint64_t i = which; i < s.pages; i += 3)
+				if (s.before(i) != kSkip)
+					set_page(s.p, i, tag);
+	};
+	auto unmap = [&] {
+		for (const auto &s : spans)
+			if (munmap(s.p, s.pages * page_size()) != 0)
+				return fmt::format("munmap: {}", strerror(errno));
+		return std::string();
+	};
+	Duet d(ctx);
+	if (d.is_child()) {
+		std::string f = view(0, 3, "the child after fork");  // which = 3: no page is rewritten
+		if (settle)
+			d.hand_over();
+		write(kChildTag, 1);
+		d.hand_over();
+		f = first_of({f, view(kChildTag, 1, "the child after both wrote")});
+		d.child_exit(first_of({f, unmap()}));
+	}
+	d.wait_turn();
+	Verdict settled = settle ? settle(d.other()) : pass();
+	if (settled.status != "pass") {
+		kill(d.other(), SIGKILL);  // it waits for a turn that will not come
+		(void)d.join();
+		unmap();
+		return settled;
+	}
+	if (settle)
+		d.hand_over();
+	std::string before = view(0, 3, "the parent after the child wrote");
+	write(kParentTag, 2);
+	std::string child = d.join();
+	std::string after = view(kParentTag, 2, "the parent after both wrote");
+	std::string f = first_of({child, before, after, unmap()});
+	return f.empty() ? settled : fail(f);
 }
 
 }  // namespace odfb::checks

@@ -1,5 +1,5 @@
 // Kernel features that meet ODF's shared tables: THP, KSM, userfaultfd
-// write-protect, soft-dirty, /proc readers that walk page tables, io_uring's
+// write-protect, /proc readers that walk page tables, io_uring's
 // ring mmap, and a multithreaded parent that writes while it forks.
 #include <atomic>
 #include <fstream>
@@ -18,20 +18,6 @@
 namespace odfb::checks {
 namespace {
 
-std::string read_text(const std::string &path)
-{
-	std::ifstream in(path);
-	return {std::istreambuf_iterator<char>(in), {}};
-}
-
-bool write_text(const std::string &path, const std::string &v)
-{
-	std::ofstream out(path);
-	out << v;
-	out.flush();
-	return static_cast<bool>(out);
-}
-
 // Reads a whole file the way `cat` would; returns bytes read, or -errno.
 long slurp(const std::string &path)
 {
@@ -46,20 +32,6 @@ long slurp(const std::string &path)
 	close(fd);
 	return n < 0 ? -errno : total;
 }
-
-uint64_t pagemap_entry(const void *addr)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	uint64_t e = 0;
-	off_t off = static_cast<off_t>(reinterpret_cast<uintptr_t>(addr) / page_size() * 8);
-	if (pread(fd, &e, 8, off) != 8)
-		e = 0;
-	close(fd);
-	return e;
-}
-constexpr uint64_t kSoftDirty = 1ull << 55;
 
 }  // namespace
 
@@ -177,31 +149,6 @@ ODFBENCH_CHECK({"uffd-wp", "features", "userfaultfd write-protect in an ODF chil
 				close(uffd);
 				return first_of({err, expect_pages(r.p(), r.pages(), [&](uint64_t i) { return i == target ? 13 : 1; },
 								  "the child")});
-			});
-			return verdict_of(first_of({f, expect_pages(r.p(), r.pages(), [](uint64_t) { return 1; }, "the parent")}));
-		}})
-
-ODFBENCH_CHECK({"soft-dirty", "features", "clear_refs then a write: only the written page is soft-dirty in an ODF child",
-		[](CheckCtx &ctx) {
-			// Does this kernel track soft-dirty at all?  Asked before any fork.
-			Region cal(kWindow);
-			if (!write_text("/proc/self/clear_refs", "4"))
-				return unsupported("/proc/self/clear_refs not writable");
-			set_page(cal.p(), 1, 2);
-			if (!(pagemap_entry(cal.page(1)) & kSoftDirty))
-				return unsupported("no soft-dirty tracking here (CONFIG_MEM_SOFT_DIRTY off)");
-			Region r(4 * kWindow);
-			std::string f = ctx.in_child([&]() -> std::string {
-				if (!write_text("/proc/self/clear_refs", "4"))
-					return "clear_refs write failed";
-				uint64_t w = r.pages() / 2 + 5, untouched = r.pages() / 2 + 9;
-				set_page(r.p(), w, 3);
-				uint64_t ew = pagemap_entry(r.page(w)), eu = pagemap_entry(r.page(untouched));
-				if (!(ew & kSoftDirty))
-					return "the written page is not soft-dirty";
-				if (eu & kSoftDirty)
-					return "an untouched page is soft-dirty after clear_refs";
-				return expect_pages(r.p(), r.pages(), [&](uint64_t i) { return i == w ? 3 : 1; }, "the child");
 			});
 			return verdict_of(first_of({f, expect_pages(r.p(), r.pages(), [](uint64_t) { return 1; }, "the parent")}));
 		}})

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -38,6 +39,32 @@ ODFBENCH_CHECK({"t-frame-detects", "test", "op_after_fork sees a wrong page", []
 					return std::string();
 				},
 				[](uint64_t) { return 1; });
+		}})
+
+// The kernel log: a line the kernel prints while a check's processes go
+// (written here to /dev/kmsg, as the kernel would when a child's mm is
+// freed) is that check's finding, not the next one's.
+const std::string g_tag = "odfbench-unit-check-" + std::to_string(getpid());  // the test process's pid, inherited
+const std::string &injected_tag() { return g_tag; }
+ODFBENCH_CHECK({"t-kmsg-warning", "test", "its child's exit logs a kernel warning", [](CheckCtx &ctx) {
+			std::string f = ctx.in_child([] {
+				std::string line = "BUG: Bad rss-counter state mm:" + injected_tag() + " type:MM_ANONPAGES val:4\n";
+				int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+				if (fd >= 0) {
+					(void)!write(fd, line.data(), line.size());
+					close(fd);
+				}
+				return std::string();
+			});
+			return f.empty() ? pass() : fail(f);
+		}})
+// The both-sides frame must notice a page that differs from what it expects.
+ODFBENCH_CHECK({"t-both-sides-detects", "test", "write_both_sides sees a wrong page", [](CheckCtx &ctx) {
+			checks::Region r(checks::kWindow);
+			checks::set_page(r.p(), 9, 3);
+			Verdict v = checks::write_both_sides(ctx, {{r.p(), r.pages(), [](uint64_t) { return 1; }}});
+			r.release();
+			return v;
 		}})
 
 namespace {
@@ -103,4 +130,32 @@ TEST(CheckRunner, MarkdownTableHasEveryCheck)
 	EXPECT_NE(md.find("| check | group | fork | odf |"), std::string::npos);
 	EXPECT_NE(md.find("| t-fail | test | **fail** |"), std::string::npos) << md;
 	EXPECT_NE(md.find("| t-pass | test | pass |"), std::string::npos) << md;
+}
+
+TEST(CheckRunner, BothSidesFrameDetectsAWrongPage)
+{
+	EXPECT_EQ(result("t-both-sides-detects")["status"], "fail");
+	EXPECT_NE(result("t-both-sides-detects")["detail"].get<std::string>().find("page 9"), std::string::npos)
+		<< result("t-both-sides-detects").dump();
+}
+
+TEST(CheckRunner, KernelWarningLandsOnItsCheckAndModeOnly)
+{
+	if (geteuid() != 0 || access("/dev/kmsg", W_OK) != 0)
+		GTEST_SKIP() << "/dev/kmsg is not writable here (not root)";
+	const auto &r = result("t-kmsg-warning");
+	// A warning is a finding: the check keeps its verdict.
+	EXPECT_EQ(r["status"], "pass") << r.dump();
+	EXPECT_EQ(r.value("kernel_verdict", ""), "warnings") << r.dump();
+	bool mine = false;
+	for (const auto &l : r.value("kernel_lines", nlohmann::json::array()))
+		mine |= l.get<std::string>().find(injected_tag()) != std::string::npos;
+	EXPECT_TRUE(mine) << r.dump();
+	// No other check, and no other mode, got the line.
+	for (const auto &c : run_all()["checks"])
+		for (const auto &[mode, other] : c["results"].items()) {
+			if (c["name"] == "t-kmsg-warning" && mode == "fork")
+				continue;
+			EXPECT_EQ(other.dump().find(injected_tag()), std::string::npos) << c["name"] << " " << mode;
+		}
 }

@@ -2,6 +2,7 @@
 #include "check/check.h"
 
 #include <algorithm>
+#include <memory>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -21,6 +22,7 @@
 #include "odf/switch.h"
 #include "record/result_stream.h"
 #include "base/kmsg.h"
+#include "check/host_setup.h"
 #include "base/supervise.h"
 #include "base/sysinfo.h"
 #include "odf/tfork_guard.h"
@@ -288,9 +290,11 @@ const std::vector<CheckDef> &all_checks()
 {
 	auto &r = registry();
 	// Plain semantics first; the checks most likely to wedge a buggy kernel
-	// (concurrency) last, so one kernel oops costs as few verdicts as possible.
+	// (khugepaged, concurrency) last, so one kernel oops costs as few verdicts as possible.
 	auto rank = [](const std::string &g) {
-		static const std::vector<std::string> order = {"isolation", "sharing", "vma-ops", "features", "odf-interface", "concurrency"};
+		static const std::vector<std::string> order = {"isolation",     "sharing", "vma-ops",    "features",    "thp-states",
+								 "swap",          "pinning", "soft-dirty", "userfaultfd", "remote-writes",
+								 "odf-interface", "khugepaged", "concurrency"};
 		auto it = std::find(order.begin(), order.end(), g);
 		return it == order.end() ? -1 : static_cast<int>(it - order.begin());
 	};
@@ -348,6 +352,8 @@ nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
 		}
 	ResultStream stream(opts.stream_path);
 	stream.send({{"event", "header"}, {"output", ""}, {"planned", planned}, {"doc", doc}});
+	if (auto undone = undo_stale_host_setup(); !undone.empty())
+		doc["host_setup_undone"] = undone;  // a killed odfbench's swap device or khugepaged knobs
 	KmsgReader kmsg;
 	int settle_ms = getenv("ODFBENCH_VM_INFO") ? 300 : 60;  // a guest under TCG frees an mm later
 	bool tty = opts.progress && isatty(2);
@@ -357,6 +363,8 @@ nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
 		size_t cell = index[i];
 		++i;
 		nlohmann::json c = {{"cell", cell}, {"name", d->name}, {"group", d->group}, {"description", d->description}, {"results", nlohmann::json::object()}};
+		// Set up once the check will really run (a kernel without ODF skips its odf mode), undone when it is done.
+		std::unique_ptr<HostSetup> setup;
 		for (auto m : opts.modes) {
 			std::string mn = mode_name(m);
 			if (interrupted()) {
@@ -374,6 +382,14 @@ nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
 			}
 			if (!wedged.empty()) {
 				c["results"][mn] = {{"status", "skipped"}, {"detail", fmt::format("the kernel is wedged since {}", wedged)}};
+				continue;
+			}
+			if (!d->needs.empty() && !setup) {
+				setup = std::make_unique<HostSetup>(d->needs);
+				c["host_setup"] = setup->json();
+			}
+			if (setup && !setup->unavailable().empty()) {
+				c["results"][mn] = {{"status", "unsupported"}, {"detail", setup->unavailable()}};
 				continue;
 			}
 			if (tty)
@@ -396,6 +412,7 @@ nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts)
 			if (opts.checkpoint)
 				opts.checkpoint(doc, c);
 		}
+		setup.reset();  // undone before the next check: no check sees another's setup
 		if (tty)
 			fmt::print(stderr, "\r\033[K");
 		for (auto &[m, r] : c["results"].items())

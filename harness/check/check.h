@@ -22,7 +22,7 @@ struct Verdict {
 	std::string status;  // pass | fail | unsupported
 	std::string detail;  // what differed, or why unsupported
 };
-inline Verdict pass() { return {"pass", ""}; }
+inline Verdict pass(std::string note = "") { return {"pass", std::move(note)}; }  // note: what was exercised
 inline Verdict fail(std::string what) { return {"fail", std::move(what)}; }
 inline Verdict unsupported(std::string why) { return {"unsupported", std::move(why)}; }
 
@@ -60,6 +60,10 @@ struct CheckDef {
 	// An ODF interface check: shown as n/a under fork; under odf its runner
 	// starts with ODF off and the check switches it itself.
 	bool odf_only = false;
+	// Machine-wide state the check needs (check/host_setup.h: kNeedSwap,
+	// kNeedKhugepaged), set up by odfbench around the check and undone after
+	// it; when it cannot be had, the check is unsupported with the reason.
+	std::vector<std::string> needs = {};
 };
 
 bool register_check(CheckDef def);

@@ -1,0 +1,121 @@
+// khugepaged collapsing base pages into a THP in a range whose PTE table a
+// fork shares (under ODF: the table itself; under fork: the pages).  odfbench
+// makes khugepaged scan every 10 ms for this check and lets it collapse
+// ranges of shared pages (check/host_setup.h), then restores its settings.
+// Under the 6.0.6 patch set khugepaged was seen to deadlock in handle_cow_pte
+// after a PTE-mapped THP was forked under ODF (odf-kernel-facts §4).
+#include <map>
+#include <sstream>
+#include <sys/uio.h>
+
+#include "base/sysinfo.h"
+#include "check/host_setup.h"
+#include "thp_util.h"
+
+namespace odfb::checks {
+namespace {
+
+int64_t khugepaged_counter(const char *name)
+{
+	std::string s = read_text(fmt::format("/sys/kernel/mm/transparent_hugepage/khugepaged/{}", name));
+	return s.empty() ? -1 : std::stoll(s);
+}
+
+// AnonHugePages of /proc/meminfo in kB: machine-wide, so no page table of
+// ours is walked (a hazard under ODF, see proc-readers).
+int64_t anon_huge_kb()
+{
+	std::string s = read_text("/proc/meminfo");
+	auto at = s.find("AnonHugePages:");
+	return at == std::string::npos ? -1 : std::stoll(s.substr(at + 14));
+}
+
+// khugepaged's /proc/vmstat counters (thp_collapse_*, thp_scan_exceed_*).
+std::map<std::string, int64_t> collapse_stats()
+{
+	std::map<std::string, int64_t> m;
+	std::istringstream in(read_text("/proc/vmstat"));
+	std::string k;
+	int64_t v;
+	while (in >> k >> v)
+		if (k.rfind("thp_collapse", 0) == 0 || k.rfind("thp_scan_exceed", 0) == 0)
+			m[k] = v;
+	return m;
+}
+
+std::string stats_delta(const std::map<std::string, int64_t> &before)
+{
+	std::string out;
+	for (const auto &[k, v] : collapse_stats())
+		if (auto it = before.find(k); it != before.end() && v != it->second)
+			out += fmt::format("{}{} {:+}", out.empty() ? "" : ", ", k, v - it->second);
+	return out.empty() ? "no thp_collapse/thp_scan_exceed counter moved" : out;
+}
+
+}  // namespace
+
+ODFBENCH_CHECK({"khugepaged-collapse-shared", "khugepaged",
+		"base pages in a MADV_HUGEPAGE range (one page per 2 MiB left empty), forked; khugepaged collapses them while "
+		"parent and child share them, then each side writes and checks every page",
+		[](CheckCtx &ctx) {
+			if (auto why = thp_missing(); !why.empty())
+				return unsupported(why);
+			Region r(2 * kWindow);  // faulted as base pages (MADV_NOHUGEPAGE), filled
+			uint64_t per = kWindow / page_size();
+			// An empty PTE per table: a classic fork then shares 511 pages, within max_ptes_shared.
+			for (uint64_t off = 0; off < r.bytes(); off += kWindow)
+				if (madvise(r.p() + off, page_size(), MADV_DONTNEED) != 0)
+					return fail(fmt::format("madvise(MADV_DONTNEED): {}", strerror(errno)));
+			// Old PTEs until the fork: khugepaged, woken by the madvise, skips a
+			// range with no young page, so nothing collapses before the fork.
+			if (!write_text("/proc/self/clear_refs", "1"))
+				return unsupported("/proc/self/clear_refs is not writable");
+			if (madvise(r.p(), r.bytes(), MADV_HUGEPAGE) != 0)
+				return fail(fmt::format("madvise(MADV_HUGEPAGE): {}", strerror(errno)));
+			int64_t scans0 = khugepaged_counter("full_scans"), collapsed0 = khugepaged_counter("pages_collapsed");
+			int64_t huge0 = anon_huge_kb();
+			auto stats0 = collapse_stats();
+			if (scans0 < 0 || collapsed0 < 0)
+				return unsupported("no khugepaged counters (full_scans, pages_collapsed)");
+			// While both sides sit still: until every 2 MiB of both processes
+			// is collapsed, or 4 full scans (each process scanned after the fork) and 2 s.
+			auto settle = [&](pid_t child) -> Verdict {
+				if (auto f = expect_pages(r.p(), r.pages(), [=](uint64_t i) { return i % per == 0 ? 0 : 1; }, "the parent after fork");
+				    !f.empty())  // and these reads make its PTEs young, as the child's did
+					return fail(f);
+				// A classic fork write-protects every PTE, and khugepaged leaves a
+				// range with no writable PTE alone (before 6.x's later kernels):
+				// each side rewrites one page per 2 MiB with the data it holds
+				// (the child's through process_vm_writev).  Not under ODF: its
+				// shared table keeps writable PTEs, and a write would unshare it.
+				if (ctx.mode() == Mode::Fork)
+					for (uint64_t i = 1; i < r.pages(); i += per) {
+						uint64_t v = word(1, i);
+						iovec local = {&v, 8}, remote = {r.page(i), 8};
+						set_page(r.p(), i, 1);
+						if (process_vm_writev(child, &local, 1, &remote, 1, 0) != 8)
+							return fail(fmt::format("process_vm_writev into the child: {}", strerror(errno)));
+					}
+				uint64_t t0 = now_ns(), want = 2 * r.bytes() / kWindow;
+				auto waited = [&] { return now_ns() - t0; };
+				while (waited() < 20'000'000'000ull &&
+				       khugepaged_counter("pages_collapsed") - collapsed0 < static_cast<int64_t>(want) &&
+				       (khugepaged_counter("full_scans") < scans0 + 4 || waited() < 2'000'000'000ull))
+					usleep(20000);
+				int64_t scans = khugepaged_counter("full_scans") - scans0;
+				int64_t collapsed = khugepaged_counter("pages_collapsed") - collapsed0, huge = anon_huge_kb() - huge0;
+				double s = (now_ns() - t0) / 1e9;
+				if (collapsed <= 0)
+					return unsupported(fmt::format("khugepaged collapsed nothing in {} full scans ({:.1f} s): the case was not reached ({})",
+								       scans, s, stats_delta(stats0)));
+				return pass(fmt::format("khugepaged collapsed {} huge pages machine-wide in {} full scans ({:.1f} s); "
+							"AnonHugePages {:+} kB",
+							collapsed, scans, s, huge));
+			};
+			Verdict v = write_both_sides(ctx, {{r.p(), r.pages(), [=](uint64_t i) { return i % per == 0 ? 0 : 1; }}}, settle);
+			r.release();
+			return v;
+		},
+		false, {kNeedKhugepaged}})
+
+}  // namespace odfb::checks
