@@ -273,15 +273,20 @@ struct Span {
 };
 inline constexpr uint32_t kChildTag = 21, kParentTag = 22;
 
+// Which side writes first after the fork.  Under ODF the first writer
+// copies the shared table and the other keeps (reuses) the original, so both
+// orders are worth a run.
+enum class First { Child, Parent };
+
 // The copy-on-write contract, page by page: fork; the child writes kChildTag
-// to pages i % 3 == 1 of every span; the parent checks its view is unchanged
-// and writes kParentTag to pages i % 3 == 2; each side then checks every page
-// of its own view (the other's writes invisible), and unmaps the spans.
-// `settle`, when given, runs in the parent once the child has read its view
-// (a fork leaves the child's PTEs old; the reads make them young again) and
-// before either side writes; a verdict other than pass from it ends the
-// check, a pass note is kept on the pass.
-inline Verdict write_both_sides(CheckCtx &ctx, const std::vector<Span> &spans,
+// to pages i % 3 == 1 of every span, the parent kParentTag to pages i % 3 == 2,
+// in the order `first` says; each side checks every page of its view before
+// and after (the other's writes invisible), and unmaps the spans.  `settle`,
+// when given, runs in the parent once the child has read its view (a fork
+// leaves the child's PTEs old; the reads make them young again) and before
+// either side writes; a verdict other than pass from it ends the check, a
+// pass note is kept on the pass.
+inline Verdict write_both_sides(CheckCtx &ctx, const std::vector<Span> &spans, First first = First::Child,
 				const std::function<Verdict(pid_t child)> &settle = nullptr)
 {
 	auto view = [&](uint32_t tag, uint64_t which, const char *who) {
@@ -307,10 +312,9 @@ inline Verdict write_both_sides(CheckCtx &ctx, const std::vector<Span> &spans,
 	Duet d(ctx);
 	if (d.is_child()) {
 		std::string f = view(0, 3, "the child after fork");  // which = 3: no page is rewritten
-		if (settle)
-			d.hand_over();
+		d.hand_over();  // the parent settles, and writes if it goes first
 		write(kChildTag, 1);
-		d.hand_over();
+		d.hand_over();  // the parent writes if it goes second
 		f = first_of({f, view(kChildTag, 1, "the child after both wrote")});
 		d.child_exit(first_of({f, unmap()}));
 	}
@@ -322,14 +326,33 @@ inline Verdict write_both_sides(CheckCtx &ctx, const std::vector<Span> &spans,
 		unmap();
 		return settled;
 	}
-	if (settle)
-		d.hand_over();
-	std::string before = view(0, 3, "the parent after the child wrote");
-	write(kParentTag, 2);
+	std::string before;
+	if (first == First::Parent) {
+		before = view(0, 3, "the parent before either wrote");
+		write(kParentTag, 2);
+	}
+	d.hand_over();
+	if (first == First::Child) {
+		before = view(0, 3, "the parent after the child wrote");
+		write(kParentTag, 2);
+	}
 	std::string child = d.join();
 	std::string after = view(kParentTag, 2, "the parent after both wrote");
 	std::string f = first_of({child, before, after, unmap()});
 	return f.empty() ? settled : fail(f);
+}
+
+// `one` on a fresh state with the child writing first, then with the parent
+// first; the first verdict that is not a pass, named by its order.
+inline Verdict in_both_orders(const std::function<Verdict(First)> &one)
+{
+	Verdict a = one(First::Child);
+	if (a.status != "pass")
+		return {a.status, "child writes first: " + a.detail};
+	Verdict b = one(First::Parent);
+	if (b.status != "pass")
+		return {b.status, "parent writes first: " + b.detail};
+	return pass(first_of({a.detail, b.detail}));
 }
 
 }  // namespace odfb::checks

@@ -66,6 +66,14 @@ std::string store_faults(char *addr)
 	return after == before ? "" : "a faulting store changed a read-only page";
 }
 
+// "" when the path exists in this kernel.
+std::string path_missing(Path how)
+{
+	if (how == Path::VmWritev && process_vm_writev(getpid(), nullptr, 0, nullptr, 0, 0) != 0 && errno == ENOSYS)
+		return "process_vm_writev: ENOSYS (a kernel without CONFIG_CROSS_MEMORY_ATTACH)";
+	return "";
+}
+
 std::unique_ptr<Region> make_region(Backing b, std::string &why)
 {
 	if (b == Backing::Base)
@@ -80,6 +88,8 @@ std::unique_ptr<Region> make_region(Backing b, std::string &why)
 // itself, checks every page and unmaps.
 Verdict without_fork(CheckCtx &ctx, Path how, Backing b)
 {
+	if (auto why = path_missing(how); !why.empty())
+		return unsupported(why);
 	if (auto f = ctx.in_child([] { return std::string(); }); !f.empty())
 		return fail(f);
 	std::string why;
@@ -110,6 +120,8 @@ Verdict without_fork(CheckCtx &ctx, Path how, Backing b)
 // itself (2 mod 4) and into the child (3 mod 4); each side checks every page.
 Verdict with_fork(CheckCtx &ctx, Path how, Backing b)
 {
+	if (auto why = path_missing(how); !why.empty())
+		return unsupported(why);
 	std::string why;
 	auto r = make_region(b, why);
 	if (!why.empty())

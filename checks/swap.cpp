@@ -25,43 +25,46 @@ std::string page_out(char *p, uint64_t pages)
 	return expect_swapped(p, pages);
 }
 
-Verdict swapped_then_fork(CheckCtx &ctx, Region &r)
+// A fresh region from `make` (nullptr and a reason when it cannot be had),
+// swapped out, then forked; in both orders of writers.
+Verdict swapped_then_fork(CheckCtx &ctx, const std::function<std::unique_ptr<Region>(std::string &why)> &make)
 {
-	if (auto why = page_out(r.p(), r.pages()); !why.empty())
-		return unsupported(why);
-	Verdict v = write_both_sides(ctx, {{r.p(), r.pages(), [](uint64_t) { return 1; }}});
-	r.release();
-	return v;
+	return in_both_orders([&](First first) {
+		std::string why;
+		auto r = make(why);
+		if (!r)
+			return unsupported(why);
+		if (why = page_out(r->p(), r->pages()); !why.empty())
+			return unsupported(why);
+		Verdict v = write_both_sides(ctx, {{r->p(), r->pages(), [](uint64_t) { return 1; }}}, first);
+		r->release();
+		return v;
+	});
+}
+
+// One THP, PTE-mapped when asked.
+std::unique_ptr<Region> thp(bool pte_mapped, std::string &why)
+{
+	auto r = std::make_unique<ThpRegion>(1);
+	why = r->unsupported_why();
+	if (why.empty() && pte_mapped)
+		why = pte_map(*r);
+	return why.empty() ? std::move(r) : nullptr;
 }
 
 }  // namespace
 
 ODFBENCH_CHECK({"swapped-before-fork", "swap", "4 MiB of base pages swapped out (MADV_PAGEOUT), then fork",
 		[](CheckCtx &ctx) {
-			Region r(2 * kWindow);
-			return swapped_then_fork(ctx, r);
+			return swapped_then_fork(ctx, [](std::string &) { return std::make_unique<Region>(2 * kWindow); });
 		},
 		false, {kNeedSwap}})
 
 ODFBENCH_CHECK({"thp-pmd-swapped", "swap", "a PMD-mapped THP swapped out, then fork",
-		[](CheckCtx &ctx) {
-			ThpRegion r(1);
-			if (!r.unsupported_why().empty())
-				return unsupported(r.unsupported_why());
-			return swapped_then_fork(ctx, r);
-		},
-		false, {kNeedSwap}})
+		[](CheckCtx &ctx) { return swapped_then_fork(ctx, [](std::string &why) { return thp(false, why); }); }, false, {kNeedSwap}})
 
 ODFBENCH_CHECK({"thp-pte-swapped", "swap", "a PTE-mapped THP swapped out, then fork",
-		[](CheckCtx &ctx) {
-			ThpRegion r(1);
-			if (!r.unsupported_why().empty())
-				return unsupported(r.unsupported_why());
-			if (auto e = pte_map(r); !e.empty())
-				return fail(e);
-			return swapped_then_fork(ctx, r);
-		},
-		false, {kNeedSwap}})
+		[](CheckCtx &ctx) { return swapped_then_fork(ctx, [](std::string &why) { return thp(true, why); }); }, false, {kNeedSwap}})
 
 ODFBENCH_CHECK({"swapped-in-child", "swap",
 		"after fork the child writes every other page, swaps its region out and reads it back; the parent sees none of it",

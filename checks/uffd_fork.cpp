@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
+#include "base/supervise.h"
 #include "base/sysinfo.h"
 #include "check_util.h"
 
@@ -154,8 +155,10 @@ Verdict across_fork(CheckCtx &ctx, bool wp)
 		ssize_t n = read(sv[0], buf, sizeof buf);
 		report.assign(buf, n > 0 ? static_cast<size_t>(n) : 0);
 		close(sv[0]);
-		int st;
+		int st = 0;
 		waitpid(mon, &st, 0);
+		if (report.empty())
+			report = fmt::format("no report; the monitor {}", wait_status_text(st));
 	};
 	int uffd = new_uffd(features, why);
 	uffdio_register reg = {.range = {reinterpret_cast<uint64_t>(r.p()), r.bytes()},
@@ -197,7 +200,7 @@ Verdict across_fork(CheckCtx &ctx, bool wp)
 	end_monitor(report);
 	int pf = -1, cf = -1, forks = -1;
 	if (sscanf(report.c_str(), "%d %d %d", &pf, &cf, &forks) != 3)
-		return verdict_of(first_of({child, mine, "the monitor: " + (report.empty() ? std::string("no report") : report)}));
+		return verdict_of(first_of({child, mine, "the monitor: " + report}));
 	std::string counts = forks != 1 ? fmt::format("the monitor saw {} fork events, not 1", forks)
 			     : cf != 1 ? fmt::format("the child's {} was served by {} faults on its userfaultfd, not 1: {}",
 						    wp ? "write to a write-protected page" : "read of a missing page", cf,

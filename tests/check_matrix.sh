@@ -63,6 +63,17 @@ cmp -s <(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1])
 	<(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1])))' "$tmp/stdout.json") ||
 	{ echo "FAIL: stdout JSON and -o file differ"; exit 1; }
 [ "$rc" = 0 ] || { echo "FAIL: exit status $rc with every check fine"; exit 1; }
+# The check document validates against the shipped schema, which rejects a
+# kernel-lines finding without its verdict (the schema can fail).
+schema=$(dirname "$0")/../docs/results.schema.json
+/usr/bin/python3 "$(dirname "$0")/validate_results.py" "$schema" "$tmp/check.json" || { echo "FAIL: check document vs schema"; exit 1; }
+/usr/bin/python3 - "$tmp/check.json" "$tmp/broken.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); d["checks"][0]["results"]["fork"]["kernel_lines"] = ["BUG: Bad page map"]
+json.dump(d, open(sys.argv[2], "w"))
+PY
+/usr/bin/python3 "$(dirname "$0")/validate_results.py" "$schema" "$tmp/broken.json" >/dev/null &&
+	{ echo "FAIL: the schema accepts kernel_lines without kernel_verdict"; exit 1; }
 knobs >"$tmp/knobs.after"
 diff "$tmp/knobs.before" "$tmp/knobs.after" || { echo "FAIL: swap or khugepaged settings not restored"; exit 1; }
 "$bin" check --markdown --no-progress --only isolation >"$tmp/md" 2>/dev/null
@@ -74,3 +85,4 @@ grep -q '^| isolation-child-first | isolation | pass |' "$tmp/md" || { echo "FAI
 "$bin" vm --kernel "$guest" --mem 2G --timeout 900 -- check --json --no-progress -o "$tmp/guest.json" >"$tmp/guest.out" 2>"$tmp/guest.err"
 grep -q '"kind"' "$tmp/guest.json" 2>/dev/null || { tail -20 "$tmp/guest.err"; echo "FAIL: no check document from the $guest guest"; exit 1; }
 judge "$tmp/guest.json" "$guest guest" || { tail -20 "$tmp/guest.err"; exit 1; }
+/usr/bin/python3 "$(dirname "$0")/validate_results.py" "$schema" "$tmp/guest.json" || { echo "FAIL: guest check document vs schema"; exit 1; }
