@@ -90,7 +90,7 @@ Verdict without_fork(CheckCtx &ctx, Path how, Backing b)
 {
 	if (auto why = path_missing(how); !why.empty())
 		return unsupported(why);
-	if (auto f = ctx.in_child([] { return std::string(); }); !f.empty())
+	if (auto f = switch_on_by_fork(ctx); !f.empty())
 		return fail(f);
 	std::string why;
 	auto r = make_region(b, why);

@@ -11,11 +11,13 @@ namespace {
 uint64_t per_thp() { return kWindow / page_size(); }
 
 // A fresh region of `thps` THPs brought into a state by `shape` (which may
-// give a verdict other than pass, or replace the spans), then forked.
+// give a verdict other than pass, or replace the spans), then forked: in
+// both orders of writers, then once more built in a process where ODF is
+// already on (a fork before the region exists).
 Verdict thp_state(CheckCtx &ctx, uint64_t thps, const std::function<int64_t(uint64_t)> &before,
 		  const std::function<Verdict(Region &, std::vector<Span> &)> &shape)
 {
-	return in_both_orders([&](First first) {
+	auto one = [&](First first) {
 		ThpRegion r(thps);
 		if (!r.unsupported_why().empty())
 			return unsupported(r.unsupported_why());
@@ -25,7 +27,14 @@ Verdict thp_state(CheckCtx &ctx, uint64_t thps, const std::function<int64_t(uint
 		Verdict v = write_both_sides(ctx, spans, first);
 		r.release();  // unmapped by write_both_sides
 		return v;
-	});
+	};
+	Verdict v = in_both_orders(one);
+	if (v.status != "pass")
+		return v;
+	if (auto f = switch_on_by_fork(ctx); !f.empty())
+		return fail(f);
+	Verdict w = one(First::Child);
+	return w.status == "pass" ? v : Verdict{w.status, "built with ODF already on: " + w.detail};
 }
 
 Verdict as_is(Region &, std::vector<Span> &) { return pass(); }

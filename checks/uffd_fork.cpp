@@ -85,8 +85,11 @@ int recv_fd(int sock)
 		pollfd p[3] = {{sock, POLLIN, 0}, {ufd[0], POLLIN, 0}, {ufd[1], POLLIN, 0}};
 		if (poll(p, ufd[1] >= 0 ? 3 : 2, 100) < 0)
 			continue;
-		if (p[0].revents)
-			break;  // "done" from the parent (or it is gone)
+		if (p[0].revents) {  // "done" from the parent (or it is gone)
+			char done[8];
+			(void)!read(sock, done, sizeof done);  // consumed: a socket closed with unread data resets its peer
+			break;
+		}
 		for (int k = 0; k < 2 && err.empty(); ++k) {
 			if (ufd[k] < 0 || !(p[k + 1].revents & POLLIN))
 				continue;

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 
 #include "../checks/check_util.h"
 #include "check/check.h"
+#include "check/host_setup.h"
 
 using namespace odfb;
 
@@ -158,4 +161,45 @@ TEST(CheckRunner, KernelWarningLandsOnItsCheckAndModeOnly)
 				continue;
 			EXPECT_EQ(other.dump().find(injected_tag()), std::string::npos) << c["name"] << " " << mode;
 		}
+}
+
+// Machine-wide settings a check needs are undone even when odfbench was
+// killed: the journal written before each change is replayed at the next start.
+TEST(HostSetup, StaleJournalIsUndone)
+{
+	char dir[] = "/tmp/odfbench-setup-test-XXXXXX";
+	ASSERT_NE(mkdtemp(dir), nullptr);
+	std::string knob = std::string(dir) + "/knob", journal_dir = dir;
+	{
+		std::ofstream(knob) << "10";
+	}
+	setenv("ODFBENCH_STATE_DIR", dir, 1);
+	{
+		std::ofstream(host_setup_journal_path())
+			<< nlohmann::json{{"pid", 1}, {"undo", {{{"op", "write"}, {"path", knob}, {"value", "10000"}}}}}.dump();
+	}
+	std::string said = undo_stale_host_setup();
+	std::ifstream in(knob);
+	std::string v;
+	in >> v;
+	EXPECT_EQ(v, "10000");
+	EXPECT_NE(said.find("pid 1"), std::string::npos) << said;
+	EXPECT_FALSE(std::filesystem::exists(host_setup_journal_path()));
+	EXPECT_EQ(undo_stale_host_setup(), "");  // nothing left to undo
+	unsetenv("ODFBENCH_STATE_DIR");
+	std::filesystem::remove_all(journal_dir);
+}
+
+TEST(HostSetup, UnknownNeedIsRefused) { EXPECT_THROW(HostSetup({"hugetlb"}), std::invalid_argument); }
+
+TEST(HostSetup, SwapHeaderIsMkswapsLayout)
+{
+	auto h = swap_header(64ull << 20, 4096);
+	ASSERT_EQ(h.size(), 4096u);
+	EXPECT_EQ(std::string(h.data() + 4096 - 10, 10), "SWAPSPACE2");
+	uint32_t version, last_page;
+	memcpy(&version, h.data() + 1024, 4);
+	memcpy(&last_page, h.data() + 1028, 4);
+	EXPECT_EQ(version, 1u);
+	EXPECT_EQ(last_page, (64u << 20) / 4096 - 1);
 }

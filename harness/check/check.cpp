@@ -436,6 +436,7 @@ bool checks_failed(const nlohmann::json &doc)
 		for (const auto &[mode, r] : c["results"].items()) {
 			std::string st = r.value("status", "");
 			bad |= st == "fail" || st == "crashed" || st == "hung" || st == "error" || st == "kernel-crash";
+			bad |= r.contains("kernel_verdict");  // the kernel found bad state while the check ran
 		}
 	return bad;
 }

@@ -88,8 +88,9 @@ std::vector<size_t> select_checks(const std::string &only);
 // Runs every check under every mode; never throws for a failing check.
 nlohmann::json run_checks(const OdfInfo &odf, const CheckOptions &opts);
 std::string checks_markdown(const nlohmann::json &doc);
-// Any verdict that is a failure (fail, crashed, hung, error, kernel-crash), or
-// a document that did not complete: the command exits 1.
+// Any verdict that is a failure (fail, crashed, hung, error, kernel-crash), a
+// kernel warning during a check, or a document that did not complete: the
+// command exits 1.
 bool checks_failed(const nlohmann::json &doc);
 std::string checks_text(const nlohmann::json &doc);
 

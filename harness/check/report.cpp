@@ -14,6 +14,12 @@ std::string cell(const nlohmann::json &c, const std::string &mode)
 	return c["results"][mode]["status"].get<std::string>();
 }
 
+// A verdict the kernel contradicted: "pass" while it logged a bad rss counter, say.
+bool warned(const nlohmann::json &c, const std::string &mode)
+{
+	return c["results"].contains(mode) && c["results"][mode].contains("kernel_verdict");
+}
+
 // The kernel's own reports during a check, per mode: "odf: warnings (3)".
 std::string kernel_column(const nlohmann::json &c, const nlohmann::json &modes)
 {
@@ -46,8 +52,9 @@ std::string checks_markdown(const nlohmann::json &doc)
 		s += fmt::format("| {} | {} |", c["name"].get<std::string>(), c["group"].get<std::string>());
 		for (const auto &m : doc["modes"]) {
 			std::string st = cell(c, m);
-			bool bad = st == "fail" || st == "crashed" || st == "hung" || st == "error";
-			s += fmt::format(" {} |", bad ? "**" + st + "**" : st);
+			bool bad = st == "fail" || st == "crashed" || st == "hung" || st == "error" || st == "kernel-crash";
+			std::string shown = warned(c, m) ? st + ", kernel warnings" : st;
+			s += fmt::format(" {} |", bad || warned(c, m) ? "**" + shown + "**" : shown);
 			const auto &r = c["results"][m.get<std::string>()];
 			// A pass may carry a note of what was exercised (khugepaged's collapses, say).
 			if (st != "n/a" && st != "unavailable" && !r.value("detail", "").empty())
@@ -74,7 +81,7 @@ std::string checks_text(const nlohmann::json &doc)
 	for (const auto &c : doc["checks"]) {
 		s += fmt::format("{:<28}", c["name"].get<std::string>());
 		for (const auto &m : doc["modes"])
-			s += fmt::format(" {:>5}: {:<12}", m.get<std::string>(), cell(c, m));
+			s += fmt::format(" {:>5}: {:<12}", m.get<std::string>(), cell(c, m) + (warned(c, m) ? "+kwarn" : ""));
 		s += "\n";
 		for (const auto &m : doc["modes"]) {
 			const auto &r = c["results"][m.get<std::string>()];
