@@ -3,7 +3,7 @@
 // mprotect, a FOLL_FORCE write through /proc/<pid>/mem) is soft-dirty and
 // the pages not written are not.  clear_refs and pagemap walk the child's
 // page tables, which ODF shares.
-#include "check_util.h"
+#include "cow_util.h"
 
 namespace odfb::checks {
 namespace {

@@ -2,7 +2,7 @@
 // regions whose 2 MiB pages really were populated as THPs, then brought into
 // the mapping state a check needs (the states of the kernel's cow selftest).
 #pragma once
-#include "check_util.h"
+#include "cow_util.h"
 
 namespace odfb::checks {
 

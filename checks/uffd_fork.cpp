@@ -12,7 +12,7 @@
 
 #include "base/supervise.h"
 #include "base/sysinfo.h"
-#include "check_util.h"
+#include "cow_util.h"
 
 namespace odfb::checks {
 namespace {

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../checks/check_util.h"
+#include "../checks/cow_util.h"
 #include "check/check.h"
 #include "check/host_setup.h"
 
