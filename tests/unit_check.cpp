@@ -3,6 +3,7 @@
 // must be reported as such, never as a pass.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include "../checks/cow_util.h"
 #include "check/check.h"
 #include "check/host_setup.h"
+#include "base/kmsg.h"
 
 using namespace odfb;
 
@@ -161,6 +163,46 @@ TEST(CheckRunner, KernelWarningLandsOnItsCheckAndModeOnly)
 				continue;
 			EXPECT_EQ(other.dump().find(injected_tag()), std::string::npos) << c["name"] << " " << mode;
 		}
+}
+
+// In a guest, the check after one that drew a kernel warning does not run on
+// that kernel: it is skipped with the reason odfbench vm reads as "boot again".
+TEST(CheckRunner, InAGuestAWarningEndsTheBoot)
+{
+	if (geteuid() != 0 || access("/dev/kmsg", W_OK) != 0)
+		GTEST_SKIP() << "/dev/kmsg is not writable here (not root)";
+	auto index_of = [](const std::string &name) {
+		for (size_t k = 0; k < all_checks().size(); ++k)
+			if (all_checks()[k].name == name)
+				return k;
+		throw std::runtime_error("no check " + name);
+	};
+	char info[] = "/tmp/odfbench-vm-info-XXXXXX";
+	int fd = mkstemp(info);
+	ASSERT_GE(fd, 0);
+	(void)!write(fd, "{}", 2);
+	close(fd);
+	setenv("ODFBENCH_VM_INFO", info, 1);
+	CheckOptions o;
+	o.modes = {Mode::Fork};
+	o.timeout_s = 5;
+	o.progress = false;
+	o.cells = std::vector<size_t>{index_of("t-kmsg-warning"), index_of("t-pass")};  // in that order (checks are sorted by name)
+	std::sort(o.cells->begin(), o.cells->end());
+	nlohmann::json doc = run_checks(detect_odf(), o);
+	unsetenv("ODFBENCH_VM_INFO");
+	unlink(info);
+	ASSERT_EQ(doc["checks"].size(), 2u) << doc.dump();
+	const auto &warned = doc["checks"][0]["results"]["fork"];
+	const auto &next = doc["checks"][1]["results"]["fork"];
+	EXPECT_EQ(doc["checks"][0]["name"], "t-kmsg-warning");
+	EXPECT_EQ(warned.value("kernel_verdict", ""), "warnings") << warned.dump();
+	EXPECT_EQ(next["status"], "skipped") << next.dump();
+	EXPECT_EQ(next.value("detail", "").rfind(kNeedsFreshKernel, 0), 0u) << next.dump();
+	EXPECT_NE(next.value("detail", "").find("t-kmsg-warning (fork)"), std::string::npos) << next.dump();
+	EXPECT_EQ(doc["checks"][1]["name"], "t-pass");
+	// Outside a guest the check after the warning runs.
+	EXPECT_EQ(result("t-pass")["status"], "pass");
 }
 
 // Machine-wide settings a check needs are undone even when odfbench was

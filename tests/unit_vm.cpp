@@ -223,6 +223,24 @@ TEST(VmStream, CheckCrashKeepsEarlierModesAndNamesTheCrashedOne)
 	EXPECT_EQ(doc["boots"].size(), 2u);
 }
 
+// A check that crashed the kernel in its first mode has no verdict of its
+// own to carry its group and description: they come from the guest's plan.
+TEST(VmStream, CheckCrashedInItsFirstModeKeepsItsGroup)
+{
+	nlohmann::json planned = {{{"cell", 2}, {"name", "thp-pmd-mapped"}, {"group", "thp-states"}, {"description", "a PMD-mapped THP"}}};
+	nlohmann::json hdr = {{"event", "header"}, {"output", ""}, {"planned", planned},
+			      {"doc", {{"kind", "odfbench-check"}, {"modes", {"fork", "odf"}}, {"checks", nlohmann::json::array()}}}};
+	auto b0 = parse_stream(ev(hdr) + ev({{"event", "cell-start"}, {"cell", 2}, {"mode", "fork"}}));
+	std::vector<BootRecord> recs = {{0, "patchset-6.0.6", "kernel-crash", "crashed", {"[ 2.0] general protection fault"}, 5, nullptr}};
+	auto doc = merge_check_boots({b0}, recs, false);
+	ASSERT_EQ(doc["checks"].size(), 1u);
+	const auto &c = doc["checks"][0];
+	EXPECT_EQ(c["group"], "thp-states") << c.dump();
+	EXPECT_EQ(c["description"], "a PMD-mapped THP");
+	EXPECT_EQ(c["results"]["fork"]["status"], "kernel-crash");
+	EXPECT_EQ(c["results"]["odf"]["status"], "skipped");
+}
+
 TEST(VmStream, CrashSoonAfterACellStartsMayBelongToTheOneBefore)
 {
 	EXPECT_DOUBLE_EQ(console_time("[   69.678890] BUG: Bad rss-counter state"), 69.67889);

@@ -17,6 +17,11 @@ enum class KernelLine {
 // Classifies one console or kmsg line (with or without the printk stamp).
 KernelLine classify_kernel_line(const std::string &line);
 
+// How a check skipped in a guest says "not here, in a fresh boot": the kernel
+// is wedged, or an earlier check drew kernel warnings.  odfbench vm boots
+// again for every check skipped this way.
+inline constexpr const char *kNeedsFreshKernel = "not run on this kernel";
+
 // New /dev/kmsg records from the moment it was opened, message text only.
 // Unavailable (not root, no /dev/kmsg): drain() returns nothing and ok() is false.
 class KmsgReader {

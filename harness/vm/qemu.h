@@ -37,6 +37,9 @@ struct Boot {
 	// kernel that had already reported a bug.  -1: no crash.
 	long long stream_bytes_at_crash = -1;
 	double seconds = 0;
+	// The first crash line of each boot of the same number that crashed
+	// before the guest came up and was booted again (VmSession).
+	std::vector<std::string> early_crashes;
 };
 
 // Runs QEMU until it exits or a limit of `o` (or boot_timeout_s) stops it.

@@ -98,6 +98,8 @@ nlohmann::json record_json(const BootRecord &r)
 			    {"seconds", r.seconds}, {"vm", r.vm}};
 	if (!r.console.empty())
 		j["console"] = r.console;
+	if (!r.early_crashes.empty())
+		j["crashed_before_init"] = r.early_crashes;
 	return j;
 }
 
@@ -219,10 +221,16 @@ nlohmann::json merge_check_boots(const std::vector<StreamedRun> &boots, const st
 		return nullptr;
 	nlohmann::json doc = *hdr;
 	std::map<size_t, nlohmann::json> by_cell;
-	std::map<size_t, std::string> name_of;
+	// What the guest planned for a cell: its name, and for a check its group and description.
+	std::map<size_t, nlohmann::json> plan_of;
 	for (const auto &b : boots)
 		for (const auto &p : b.planned)
-			name_of[p["cell"].get<size_t>()] = p.value("name", "");
+			plan_of[p["cell"].get<size_t>()] = p;
+	auto unfinished = [&](size_t c) {
+		nlohmann::json r = plan_of.count(c) ? plan_of[c] : nlohmann::json{{"cell", c}, {"name", ""}};
+		r["results"] = nlohmann::json::object();
+		return r;
+	};
 	auto modes = doc.value("modes", nlohmann::json::array());
 	for (size_t b = 0; b < boots.size(); ++b) {
 		int boot = b < records.size() ? records[b].boot : static_cast<int>(b);
@@ -234,8 +242,7 @@ nlohmann::json merge_check_boots(const std::vector<StreamedRun> &boots, const st
 			continue;
 		size_t c = *boots[b].running;
 		const auto &rec = records[b];
-		nlohmann::json r = by_cell.count(c) ? by_cell[c]
-						    : nlohmann::json{{"cell", c}, {"name", name_of[c]}, {"results", nlohmann::json::object()}};
+		nlohmann::json r = by_cell.count(c) ? by_cell[c] : unfinished(c);
 		std::string mode = boots[b].running_mode.empty() ? "?" : boots[b].running_mode;
 		bool crash = rec.outcome == "kernel-crash";
 		r["results"][mode] = {{"status", crash ? "kernel-crash" : "hung"},
@@ -252,9 +259,9 @@ nlohmann::json merge_check_boots(const std::vector<StreamedRun> &boots, const st
 		r["boot"] = boot;
 		by_cell[c] = r;
 	}
-	for (auto &[c, name] : name_of)
+	for (auto &[c, plan] : plan_of)
 		if (!by_cell.count(c)) {
-			nlohmann::json r = {{"cell", c}, {"name", name}, {"results", nlohmann::json::object()}};
+			nlohmann::json r = unfinished(c);
 			for (const auto &m : modes)
 				r["results"][m.get<std::string>()] = {{"status", "skipped"},
 								      {"detail", interrupted ? "not run: interrupted" : "not run: the last boot ended early"}};

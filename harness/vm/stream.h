@@ -41,6 +41,7 @@ struct BootRecord {
 	std::vector<std::string> console;  // the crash excerpt
 	double seconds = 0;
 	nlohmann::json vm;      // environment.vm of that boot
+	std::vector<std::string> early_crashes;  // boots of this number that crashed before the guest came up
 };
 
 // Cells the boots have not accounted for (neither finished nor crashed in),
