@@ -45,9 +45,9 @@ int main(void)
 	return 0;
 }
 C
-# Outside /tmp: the guest mounts a tmpfs there, over anything carried into it.
-prog=$(mktemp -d /var/tmp/vm-external-XXXXXX)
-trap 'rm -rf "$tmp" "$prog"' EXIT
+# Under /tmp, where users build things: the guest's /tmp must keep what is carried there.
+prog=$tmp/prog
+mkdir -p "$prog"
 cc -O2 -o "$prog/forker" "$tmp/forker.c" || { echo "FAIL: cc"; exit 1; }
 file "$prog/forker" | grep -q dynamically || bad "forker is not dynamically linked"
 pyver=$($py -c 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")')

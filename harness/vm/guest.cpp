@@ -104,7 +104,9 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# /tmp stays on the initramfs (already in memory): a tmpfs mounted over it
+# would hide what was carried to /tmp (a program or spec given by a /tmp path).
+mkdir -p /tmp && chmod 1777 /tmp
 mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 shm /dev/shm
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
 # --hide-btf: look like a kernel built without CONFIG_DEBUG_INFO_BTF.
