@@ -240,6 +240,7 @@ struct VmSession::Impl {
 	Accelerator accel_;
 	std::string tmp_, qemu_version_;
 	int next_boot_;
+	std::set<std::string> announced_;  // kernel images (with accelerator) whose boot line was printed
 
 	std::string results_path(int boot) const { return fmt::format("{}/results-{}.cpio", tmp_, boot); }
 	std::string stream_path(int boot) const { return fmt::format("{}/stream-{}.txt", tmp_, boot); }
@@ -303,8 +304,12 @@ struct VmSession::Impl {
 			write_file_exclusive(initrd, build_initramfs(o_, plan, vm_info(k, label, boot)));
 			unlink(results_path(boot).c_str());
 			unlink(stream_path(boot).c_str());
-			fmt::print(stderr, "vm: boot {}: {} on {} with {} and {} cpus, accelerator {} ({})\n", boot, k.image, qemu_version_,
-				   format_size(o_.mem_bytes), o_.smp, accel_.name, accel_.reason);
+			// The whole setting once per kernel; a fresh boot of the same says only its number.
+			if (announced_.insert(k.image + accel_.name).second)
+				fmt::print(stderr, "vm: boot {}: {} on {} with {} and {} cpus, accelerator {} ({})\n", boot, k.image, qemu_version_,
+					   format_size(o_.mem_bytes), o_.smp, accel_.name, accel_.reason);
+			else
+				fmt::print(stderr, "vm: boot {}: {}, as before\n", boot, label);
 			// A KVM that cannot run this guest is silent from the start: give it
 			// 30 s, then fall back to TCG once.
 			b = boot_qemu(o_, k.image, qemu_, accel_, initrd, results_path(boot), stream_path(boot),
