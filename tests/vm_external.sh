@@ -82,6 +82,17 @@ for c in cells:
     if c["mode"] == "odf" and not odf_kernel:
         assert c["status"] in ("unavailable", "not-applicable"), c  # no ODF on a Debian kernel
         continue
+    name = c["params"]["command"][-1].split("/")[-1]
+    if c["mode"] == "odf" and odf_kernel and c["status"] == "kernel-crash":
+        # ODF corrupts 6.0.6's page tables in about 1 odf cell in 10, Python or
+        # C alike: a storm of "Bad page map ... pmd:00000000" on the loader's or
+        # libc's private file mapping, then an oops (docs/odf-findings.md).  A
+        # kernel bug, not a carrying failure: what is asserted is that the suite
+        # records it as a crash with the kernel's own line, never as a result.
+        assert any(w in c["reason"] for w in ("BUG", "Oops", "fault", "panic")), c["reason"]
+        assert c["console"] and not c["summary"], c  # the kernel's lines, and no number from a dead kernel
+        print(f"note: {name} odf crashed the 6.0.6 kernel (a known ODF bug), recorded as:", c["reason"][:160])
+        continue
     assert c["status"] == "ok", (c["params"]["command"], c["mode"], c.get("reason"))
     for t in c["trials"]:
         assert t["metric"] > 0, t
