@@ -126,15 +126,22 @@ def speedup_text(sp):
     return f"{v} [{ci[0]:.2f}, {hi}]"
 
 
-def verdict(sp, tcg):
-    """What a reader may conclude from one fork-vs-ODF ratio."""
+def is_odf(mode):
+    """ODF itself, however it was switched on; every other mode is a strategy
+    (a folio size, uffd-wp, vfork, posix-spawn) and is never called ODF."""
+    return mode == "odf" or mode.startswith("odf-")
+
+
+def verdict(sp, tcg, mode="odf"):
+    """What a reader may conclude from one ratio of fork against `mode`."""
     if sp is None or sp.get("value") is None:
         return ("undefined", "na")
     if sp.get("ci95") is None:
         return ("no verdict: " + sp.get("ci95_reason", "no interval"), "na")
     if sp.get("significant"):
         better = sp["value"] > 1
-        v = ("ODF faster" if better else "ODF slower") + " (95% CI excludes 1)"
+        who = "ODF" if is_odf(mode) else mode
+        v = f"{who} {'faster' if better else 'slower'} than fork (95% CI excludes 1)"
         return (v + ("; under TCG" if tcg else ""), "good" if better else "bad")
     return ("no significant difference (95% CI includes 1)", "na")
 
@@ -191,24 +198,40 @@ def summary_section(runs, checks, comparison):
         blocks.append(Table(["run", "file", "kernel", "ODF variant", "where", "status", "cells", "odfbench"], rows))
     within = (comparison or {}).get("within", [])
     measured = [r for r in within if "unavailable" not in r]
-    if measured:
-        # headline: per run and workload, the largest size compared
-        best = {}
-        for r in measured:
-            key = (r["run"], r["workload"], params_text(r["params"]), r["mode"])
-            if key not in best or op.size_bytes(r["size"] or "0") > op.size_bytes(best[key]["size"] or "0"):
-                best[key] = r
+    odf_rows = [r for r in measured if is_odf(r["mode"])]
+    strategy_rows = [r for r in measured if not is_odf(r["mode"])]
+    if odf_rows:
         blocks.append(P("Headline fork-vs-ODF ratios (per run and workload, the largest footprint compared). Speedup = "
                         "fork/ODF for times, ODF/fork for rates; 95% CI from 97.5% order-statistic intervals of each "
                         "median (none below 7 trials per side), as `odfbench compare`."))
-        blocks.append(Table(["run", "workload", "size", "mode", "metric", "fork median", "ODF median", "speedup [95% CI]", "verdict"],
-                            [comparison_row(r, runs) for r in best.values()]))
-        blocks.append(Details(f"All {len(measured)} fork-vs-ODF comparisons",
-                              [Table(["run", "workload", "size", "mode", "metric", "fork median", "ODF median", "speedup [95% CI]",
-                                      "verdict"], [comparison_row(r, runs) for r in measured])]))
+        blocks += comparison_tables(odf_rows, runs, "ODF")
     elif runs:
         blocks.append(P("No fork-vs-ODF ratio: no run measured both fork and ODF in the same cell "
                         "(see 'Not measured' for why).", "warn"))
+    if strategy_rows:
+        blocks.append(P("Fork against the other strategies (not ODF: a folio size, uffd-wp, vfork, posix-spawn, on the "
+                        "same kernel), per run and workload, the largest footprint compared. Speedup = fork/strategy for "
+                        "times, strategy/fork for rates; intervals as above."))
+        blocks += comparison_tables(strategy_rows, runs, "strategy")
+    return Section("summary", "Summary", blocks + checks_summary(checks))
+
+
+def comparison_tables(rows, runs, who):
+    """The headline (per run, workload and mode: the largest size) and all rows;
+    `who` names the other side in the headers: "ODF" or "strategy"."""
+    best = {}
+    for r in rows:
+        key = (r["run"], r["workload"], params_text(r["params"]), r["mode"])
+        if key not in best or op.size_bytes(r["size"] or "0") > op.size_bytes(best[key]["size"] or "0"):
+            best[key] = r
+    headers = ["run", "workload", "size", "ODF mode" if who == "ODF" else "strategy", "metric", "fork median",
+               f"{who} median", "speedup [95% CI]", "verdict"]
+    return [Table(headers, [comparison_row(r, runs) for r in best.values()]),
+            Details(f"All {len(rows)} fork-vs-{who} comparisons", [Table(headers, [comparison_row(r, runs) for r in rows])])]
+
+
+def checks_summary(checks):
+    blocks = []
     for p, d in checks:
         counts = {}
         for c in d["checks"]:
@@ -219,14 +242,14 @@ def summary_section(runs, checks, comparison):
         bad = any(r["status"] in BAD_CHECK for c in d["checks"] for r in c["results"].values())
         blocks.append(P(f"Correctness matrix on {d['kernel'].get('release', '?')} ({d['odf'].get('variant', '?')}): "
                         + "; ".join(parts) + (" — has failures, see below." if bad else "."), "bad" if bad else None))
-    return Section("summary", "Summary", blocks)
+    return blocks
 
 
 def comparison_row(r, runs):
     p, d = runs[r["run"]]
     tcg = op.accelerator(d) == "tcg"
     what = r["workload"] + (" (" + params_text(r["params"]) + ")" if params_text(r["params"]) else "")
-    v, cls = verdict(r.get("speedup"), tcg)
+    v, cls = verdict(r.get("speedup"), tcg, r["mode"])
     return [f"{r['run']}: {d['run']['kernel'].get('release', '?')}", what, r["size"], r["mode"], r["metric"],
             fmt_value(r["fork"]["median"], r["metric"], r.get("unit", "")) + f" (n={r['fork'].get('n', '?')})",
             fmt_value(r["odf"]["median"], r["metric"], r.get("unit", "")) + f" (n={r['odf'].get('n', '?')})",
@@ -261,14 +284,23 @@ FIGURE_NUMBERS = {
 }
 
 
+def figure_title(name):
+    if name.startswith("landscape_"):
+        wl = name[len("landscape_"):]
+        cdf = wl.endswith("_cdf")
+        wl = (wl[:-4] if cdf else wl).replace("_", "-")
+        return f"Landscape, {wl}: " + ("latency during the snapshot, per strategy" if cdf else "every strategy against footprint")
+    return FIGURE_TITLES.get(name, name)
+
+
 def numbers_table(runs, name, comparison):
     if name == "speedup":
-        rows = [comparison_row(r, runs) for r in (comparison or {}).get("within", [])
-                if r["workload"] == "fork-latency" and "unavailable" not in r]
+        # the figure is fork over ODF: strategies have their own landscape figures
+        fl = [r for r in (comparison or {}).get("within", []) if r["workload"] == "fork-latency" and is_odf(r["mode"])]
+        rows = [comparison_row(r, runs) for r in fl if "unavailable" not in r]
         rows += [[f"{r['run']}: {runs[r['run']][1]['run']['kernel'].get('release', '?')}", r["workload"], r["size"], r["mode"],
-                  r["metric"], "", "", "", (f"not measured: {r['unavailable']}", "na")]
-                 for r in (comparison or {}).get("within", []) if r["workload"] == "fork-latency" and "unavailable" in r]
-        return Table(["run", "workload", "size", "mode", "metric", "fork median", "ODF median", "speedup [95% CI]", "verdict"], rows)
+                  r["metric"], "", "", "", (f"not measured: {r['unavailable']}", "na")] for r in fl if "unavailable" in r]
+        return Table(["run", "workload", "size", "ODF mode", "metric", "fork median", "ODF median", "speedup [95% CI]", "verdict"], rows)
     rows = []
     for workload, metrics in FIGURE_NUMBERS.get(name, []):
         for c in op.cells(runs, workload):
@@ -307,10 +339,12 @@ def figures_section(runs, comparison, tmpdir):
         with open(path) as fh:
             svg = inline_svg(fh.read(), name)
         caption, warnings = mf.CAPTIONS.get(name, ("", []))
-        figs.append(Figure(name, FIGURE_TITLES.get(name, name), svg, caption, numbers_table(runs, name, comparison), warnings))
+        figs.append(Figure(name, figure_title(name), svg, caption, numbers_table(runs, name, comparison), warnings))
     if skipped:
         blocks.append(P("Figures not drawn, and why: " + "; ".join(skipped) + "."))
-    blocks.append(P("Landscape figures (strategies): no strategies results among the inputs."))
+    drawn = [f.name for f in figs if f.name.startswith("landscape_")]
+    if drawn:
+        blocks.append(P(f"Landscape figures (every strategy against fork, per workload): {len(drawn)} drawn, below."))
     return Section("figures", "Figures", blocks + figs), figs
 
 
@@ -348,7 +382,7 @@ def published_section(runs, comparison):
     def ours_ratio(workload, nbytes=None):
         out = [f"{runs[r['run']][1]['run']['kernel'].get('release', '?')} {r['mode']}: {speedup_text(r.get('speedup'))}"
                for r in (comparison or {}).get("within", []) if r["workload"] == workload and "unavailable" not in r
-               and (nbytes is None or op.size_bytes(r["size"] or "0") == nbytes)]
+               and is_odf(r["mode"]) and (nbytes is None or op.size_bytes(r["size"] or "0") == nbytes)]
         return "; ".join(out) or "not measured in these results"
 
     pub = op.PAPER

@@ -382,7 +382,14 @@ TEST(Compare, AcrossRunsInDifferentEnvironmentsIsNoKernelEffect)
 	EXPECT_FALSE(vs_tcg.contains("environment_differs"));
 	EXPECT_TRUE(vs_tcg["speedup"]["significant"].get<bool>());
 
-	for (const std::string &out : {compare_markdown(c), compare_text(c)}) {
+	// The terminal leaves out what is not a kernel comparison, in one line that says so.
+	std::string text = compare_text(c);
+	EXPECT_EQ(text.find("7.25 ms"), std::string::npos) << text;
+	EXPECT_NE(text.find("across runs: 1 ratio of run 1 against run 0 left out: the runs differ in accelerator: QEMU tcg vs host (no VM)"),
+		  std::string::npos)
+		<< text;
+	EXPECT_NE(text.find("60 ms"), std::string::npos) << text;
+	for (const std::string &out : {compare_markdown(c)}) {
 		std::string host_line, tcg_line;
 		size_t at = out.find("across runs");
 		ASSERT_NE(at, std::string::npos);
@@ -402,6 +409,42 @@ TEST(Compare, AcrossRunsInDifferentEnvironmentsIsNoKernelEffect)
 		EXPECT_EQ(tcg_line.find("not a kernel comparison"), std::string::npos) << tcg_line;
 		EXPECT_NE(out.find("environment differs from run 0"), std::string::npos);
 	}
+}
+
+TEST(Compare, TerminalGivesTheOdfAnswerFirstAndWhatWasNotMeasuredOnceAReason)
+{
+	// The host: 3 ODF modes unavailable for the same reason, and a strategy measured.
+	auto cell = [](const std::string &mode, const std::string &size, const std::vector<double> &v) {
+		auto r = fork_cell(mode, v);
+		r["params"]["size"] = size;
+		return r;
+	};
+	auto unavailable = [&](const std::string &mode, const std::string &size) {
+		auto r = cell(mode, size, {});
+		r["status"] = "unavailable";
+		r["reason"] = "kernel has no ODF";
+		r["trials"] = nlohmann::json::array();
+		r["summary"] = nlohmann::json::object();
+		return r;
+	};
+	auto doc = results_doc(nullptr, kPhysical,
+			       nlohmann::json::array({cell("fork", "64M", around(7e6)), unavailable("odf", "64M"), unavailable("odf-procfs", "64M"),
+						      cell("thp", "64M", around(1e6)), cell("fork", "1G", around(9e7)), unavailable("odf", "1G")}));
+	auto c = compare_runs({"host.json"}, {doc});
+	std::string text = compare_text(c);
+	EXPECT_NE(text.find("fork vs ODF: no cell measured both"), std::string::npos) << text;
+	EXPECT_NE(text.find("fork vs other strategies (not ODF):"), std::string::npos) << text;
+	size_t at = text.find("not measured, one line per reason:\n");
+	ASSERT_NE(at, std::string::npos) << text;
+	std::string rest = text.substr(at);
+	EXPECT_NE(rest.find("  run 0: kernel has no ODF (3 comparisons: fork-latency 64M odf, fork-latency 64M odf-procfs, fork-latency 1G odf)"),
+		  std::string::npos)
+		<< text;
+	EXPECT_EQ(rest.find("kernel has no ODF", rest.find("kernel has no ODF") + 1), std::string::npos) << text;  // once
+	EXPECT_EQ(text.find("not measured: "), std::string::npos) << text;  // no row per cell
+	// A strategy row is never under the ODF header.
+	EXPECT_LT(text.find("fork vs ODF"), text.find("fork vs other strategies"));
+	EXPECT_GT(text.find(" thp "), text.find("fork vs other strategies")) << text;
 }
 
 TEST(Compare, SmallSamplesShowNoInterval)

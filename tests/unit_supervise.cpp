@@ -38,6 +38,27 @@ TEST(Supervise, OutputThenCleanExit)
 	EXPECT_EQ(WEXITSTATUS(g.status()), 0);
 }
 
+TEST(Supervise, CapturedStderrComesInWholeLinesApartFromTheOutput)
+{
+	SupervisedGroup::Options o;
+	o.capture_stderr = true;
+	SupervisedGroup g(
+		[](int fd) {
+			(void)!write(2, "first\nsec", 9);
+			(void)!write(fd, "out\n", 4);
+			(void)!write(2, "ond\npartial", 11);
+		},
+		o);
+	std::string out, err;
+	EXPECT_EQ(drain(g, out, 10000), SupervisedGroup::Output::Closed);
+	EXPECT_EQ(out, "out\n");  // stderr never mixes into the output channel
+	err = g.take_stderr_lines();
+	EXPECT_EQ(err, "first\nsecond\n");  // the partial line waits for its end
+	ASSERT_TRUE(g.wait(10000));
+	EXPECT_EQ(g.take_stderr_lines(true), "partial\n");  // all: the rest, ended
+	EXPECT_EQ(g.take_stderr_lines(true), "");
+}
+
 TEST(Supervise, ChildIsItsOwnGroupLeader)
 {
 	SupervisedGroup g([](int fd) {

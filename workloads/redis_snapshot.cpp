@@ -10,6 +10,7 @@
 // ODF: mode odf starts redis through the launcher (on from its first
 // instruction); mode odf-procfs writes /proc/<redis>/use_odf before BGSAVE.
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -302,6 +303,19 @@ public:
 		return p.size_bytes * 2 + (64ull << 20) + samples * sizeof(OpenLoopSample);
 	}
 
+	static std::string log_tail(const std::string &path)
+	{
+		std::ifstream in(path);
+		std::string text{std::istreambuf_iterator<char>(in), {}};
+		while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+			text.pop_back();
+		if (text.empty())
+			return "its log is empty (what it wrote to stderr went to odfbench's stderr)";
+		if (text.size() > 400)
+			text = "..." + text.substr(text.size() - 400);
+		return "the end of its log: " + text;
+	}
+
 	nlohmann::json setup(TrialEnv &env, const Params &p) override
 	{
 		std::string server = p.extra.value("server", "redis-server");
@@ -321,7 +335,8 @@ public:
 		uint64_t t0 = now_ns();
 		while (!r.connect()) {
 			if (now_ns() - t0 > 10'000'000'000ull || waitpid(via_ > 0 ? via_ : pid_, nullptr, WNOHANG) != 0)
-				throw std::runtime_error(fmt::format("{} did not come up on {} (see {}/redis.log)", server, socket_, dir_));
+				// the cell's scratch directory goes with the cell: the log's end goes in the reason
+				throw std::runtime_error(fmt::format("{} did not come up on {}; {}", server, socket_, log_tail(dir_ + "/redis.log")));
 			usleep(20000);
 		}
 		std::string version = r.info("server", "redis_version");

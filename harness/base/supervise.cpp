@@ -63,14 +63,21 @@ SupervisedGroup::SupervisedGroup(const std::function<void(int)> &body) : Supervi
 
 SupervisedGroup::SupervisedGroup(const std::function<void(int)> &body, Options o)
 {
-	int pfd[2];
+	int pfd[2], efd[2] = {-1, -1};
 	if (pipe2(pfd, O_CLOEXEC) != 0)
 		throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
-	pid_ = fork();
-	if (pid_ < 0) {
+	if (o.capture_stderr && pipe2(efd, O_CLOEXEC) != 0) {
 		int e = errno;
 		close(pfd[0]);
 		close(pfd[1]);
+		throw std::runtime_error(fmt::format("pipe: {}", std::strerror(e)));
+	}
+	pid_ = fork();
+	if (pid_ < 0) {
+		int e = errno;
+		for (int fd : {pfd[0], pfd[1], efd[0], efd[1]})
+			if (fd >= 0)
+				close(fd);
 		throw std::runtime_error(fmt::format("fork: {}", std::strerror(e)));
 	}
 	if (pid_ == 0) {
@@ -80,6 +87,11 @@ SupervisedGroup::SupervisedGroup(const std::function<void(int)> &body, Options o
 		if (o.die_with_parent)
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(pfd[0]);
+		if (o.capture_stderr) {
+			close(efd[0]);
+			dup2(efd[1], 2);  // dup2 clears O_CLOEXEC: exec'd programs keep it
+			close(efd[1]);
+		}
 		if (o.stdio_to_pipe) {
 			int devnull = open("/dev/null", O_RDONLY);
 			dup2(devnull, 0);
@@ -92,6 +104,10 @@ SupervisedGroup::SupervisedGroup(const std::function<void(int)> &body, Options o
 	setpgid(pid_, pid_);  // both sides: no window where a kill(-pid) misses
 	close(pfd[1]);
 	out_fd_ = pfd[0];
+	if (o.capture_stderr) {
+		close(efd[1]);
+		err_fd_ = efd[0];
+	}
 	g_victim = pid_;
 }
 
@@ -101,18 +117,26 @@ SupervisedGroup::~SupervisedGroup()
 		stop();
 	if (out_fd_ >= 0)
 		close(out_fd_);
+	if (err_fd_ >= 0)
+		close(err_fd_);
 	if (g_victim == pid_)
 		g_victim = 0;
 }
 
 SupervisedGroup::Output SupervisedGroup::poll_output(std::string &out, int timeout_ms)
 {
-	if (out_fd_ < 0)
+	if (out_fd_ < 0) {
+		drain_stderr(0);
 		return Output::Closed;
-	pollfd p = {out_fd_, POLLIN, 0};
-	int pr = poll(&p, 1, timeout_ms);
+	}
+	pollfd p[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+	int pr = poll(p, err_fd_ >= 0 ? 2 : 1, timeout_ms);
 	if (pr <= 0)
 		return Output::Idle;  // timeout, or EINTR: the caller checks interrupted()
+	if (err_fd_ >= 0 && p[1].revents)
+		drain_stderr(0);
+	if (!p[0].revents)
+		return Output::Idle;
 	char buf[65536];
 	ssize_t n = read(out_fd_, buf, sizeof(buf));
 	if (n < 0 && errno == EINTR)
@@ -124,6 +148,42 @@ SupervisedGroup::Output SupervisedGroup::poll_output(std::string &out, int timeo
 	}
 	out.append(buf, static_cast<size_t>(n));
 	return Output::Data;
+}
+
+void SupervisedGroup::drain_stderr(int timeout_ms)
+{
+	while (err_fd_ >= 0) {
+		pollfd p = {err_fd_, POLLIN, 0};
+		if (poll(&p, 1, timeout_ms) <= 0)
+			return;
+		char buf[4096];
+		ssize_t n = read(err_fd_, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(err_fd_);
+			err_fd_ = -1;
+			return;
+		}
+		err_.append(buf, static_cast<size_t>(n));
+	}
+}
+
+std::string SupervisedGroup::take_stderr_lines(bool all)
+{
+	drain_stderr(0);
+	size_t end = err_.size();
+	if (!all) {  // still running: whole lines only
+		size_t nl = err_.rfind('\n');
+		if (nl == std::string::npos)
+			return "";
+		end = nl + 1;
+	}
+	std::string lines = err_.substr(0, end);
+	err_.erase(0, end);
+	if (!lines.empty() && lines.back() != '\n')
+		lines += '\n';
+	return lines;
 }
 
 void SupervisedGroup::reap_group_members()

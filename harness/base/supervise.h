@@ -28,6 +28,9 @@ public:
 	struct Options {
 		bool die_with_parent = true;  // PR_SET_PDEATHSIG: odfbench killed, the group goes too
 		bool stdio_to_pipe = false;   // the child's stdout and stderr are the pipe (for exec)
+		// The child's stderr goes to a second pipe, read by poll_output and handed
+		// out by take_stderr_lines: a progress line is cleared before it is shown.
+		bool capture_stderr = false;
 	};
 	// Forks.  The child leads a new process group and runs body(out_fd), then
 	// _exit(0) if body returns; out_fd is the pipe back to the parent.  While
@@ -43,6 +46,9 @@ public:
 	// Waits up to timeout_ms for output and appends what arrived.  Closed once
 	// every writer has gone (the group exited or closed the pipe).
 	Output poll_output(std::string &out, int timeout_ms);
+	// With capture_stderr: the complete lines the group wrote to stderr since the
+	// last call; with all (once the group is stopped), a last partial line too.
+	std::string take_stderr_lines(bool all = false);
 	// Ends the group: SIGTERM and up to grace_ms for the leader to go (0: none),
 	// then SIGKILL to the whole group.  Reaps the leader within reap_ms, and
 	// what it can of the rest (the caller is a subreaper or init reaps them).
@@ -56,6 +62,9 @@ public:
 private:
 	pid_t pid_ = -1;
 	int out_fd_ = -1;
+	int err_fd_ = -1;
+	std::string err_;
+	void drain_stderr(int timeout_ms);
 	int status_ = 0;
 	bool reaped_ = false;
 	void reap_group_members();

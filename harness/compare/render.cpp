@@ -1,8 +1,10 @@
 // compare's tables, as markdown and as terminal text.
 #include "compare/compare.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -164,6 +166,33 @@ std::string compare_markdown(const nlohmann::json &c)
 	return s;
 }
 
+namespace {
+
+bool is_odf_mode_name(const std::string &m) { return m == "odf" || m.rfind("odf-", 0) == 0; }
+
+std::string within_line(const nlohmann::json &r)
+{
+	return fmt::format("{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n", r["run"].get<int>(), r["workload"].get<std::string>(),
+			   r["size"].get<std::string>(), r["mode"].get<std::string>(), human(r["fork"]["median"].get<double>(), r),
+			   human(r["odf"]["median"].get<double>(), r), speedup_cell(r));
+}
+
+// "fork-latency 64M odf, fork-latency 64M odf-procfs, ... and 12 more"
+std::string cell_list(const std::vector<std::string> &cells, size_t shown)
+{
+	std::string s;
+	for (size_t i = 0; i < cells.size() && i < shown; ++i)
+		s += (i ? ", " : "") + cells[i];
+	if (cells.size() > shown)
+		s += fmt::format(" and {} more", cells.size() - shown);
+	return s;
+}
+
+}  // namespace
+
+// The terminal's view: the fork-vs-ODF answer per kernel first, then the
+// strategies; what was not measured one line per reason; across-run ratios
+// only between runs in the same environment (the markdown keeps every row).
 std::string compare_text(const nlohmann::json &c)
 {
 	std::string s;
@@ -174,34 +203,66 @@ std::string compare_text(const nlohmann::json &c)
 			s += fmt::format("  environment differs from run 0 ({}): across-run ratios are not kernel comparisons\n",
 					 join(run["environment_differs"], "; "));
 	}
-	s += fmt::format("\n{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n", "run", "workload", "size", "mode", "fork", "strategy", "speedup [95% CI]");
+	const char *header = "{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n";
+	std::string odf_rows, strategy_rows;
+	std::vector<std::pair<std::string, std::vector<std::string>>> missing;  // (run and reason, cells), first-seen order
 	for (const auto &r : c["within"]) {
-		std::string m = r["metric"];
 		if (r.contains("unavailable")) {
-			s += fmt::format("{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  not measured: {}\n", r["run"].get<int>(), r["workload"].get<std::string>(),
-					 r["size"].get<std::string>(), r["mode"].get<std::string>(),
-					 r.contains("fork") ? human(r["fork"]["median"].get<double>(), r) : "", "",
-					 r["unavailable"].get<std::string>().substr(0, 60));
+			// "odf: kernel has no ODF" and "odf-procfs: kernel has no ODF" are one reason
+			std::string why = r["unavailable"], prefix = r["mode"].get<std::string>() + ": ";
+			if (why.rfind(prefix, 0) == 0)
+				why.erase(0, prefix.size());
+			std::string key = fmt::format("run {}: {}", r["run"].get<int>(), why);
+			auto it = std::find_if(missing.begin(), missing.end(), [&](const auto &m) { return m.first == key; });
+			if (it == missing.end())
+				it = missing.insert(missing.end(), {key, {}});
+			it->second.push_back(fmt::format("{} {} {}", r["workload"].get<std::string>(), r["size"].get<std::string>(),
+							  r["mode"].get<std::string>()));
 			continue;
 		}
-		s += fmt::format("{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n", r["run"].get<int>(), r["workload"].get<std::string>(),
-				 r["size"].get<std::string>(), r["mode"].get<std::string>(), human(r["fork"]["median"].get<double>(), r),
-				 human(r["odf"]["median"].get<double>(), r), speedup_cell(r));
+		(is_odf_mode_name(r["mode"]) ? odf_rows : strategy_rows) += within_line(r);
+	}
+	if (!odf_rows.empty())
+		s += "\nfork vs ODF:\n" + fmt::format(fmt::runtime(header), "run", "workload", "size", "mode", "fork", "ODF", "speedup [95% CI]") +
+		     odf_rows;
+	else
+		s += "\nfork vs ODF: no cell measured both (see below for why)\n";
+	if (!strategy_rows.empty())
+		s += "\nfork vs other strategies (not ODF):\n" +
+		     fmt::format(fmt::runtime(header), "run", "workload", "size", "strategy", "fork", "strategy", "speedup [95% CI]") + strategy_rows;
+	if (!missing.empty()) {
+		s += "\nnot measured, one line per reason:\n";
+		for (const auto &[key, cells] : missing)
+			s += fmt::format("  {} ({} comparison{}: {})\n", key, cells.size(), cells.size() == 1 ? "" : "s", cell_list(cells, 4));
 	}
 	s += kernel_warnings_text(c, false);
 	if (!c["kernels"].empty())
 		s += "\n" + kernels_markdown(c);
 	if (!c["across"].empty()) {
-		s += fmt::format("\nacross runs, against run 0:\n{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n", "run", "workload", "size", "mode",
-				 "run 0", "this", "speedup [95% CI]");
+		std::string rows;
+		std::vector<std::pair<int, size_t>> left_out;  // (run, ratios)
 		for (const auto &r : c["across"]) {
 			if (r.contains("unavailable"))
 				continue;
-			std::string m = r["metric"];
-			s += fmt::format("{:<3} {:<18} {:>6} {:<11} {:>11} {:>11}  {}\n", r["run"].get<int>(), r["workload"].get<std::string>(),
-					 r["size"].get<std::string>(), r["mode"].get<std::string>(), human(r["base"]["median"].get<double>(), r),
-					 human(r["this"]["median"].get<double>(), r), speedup_cell(r));
+			if (r.contains("environment_differs")) {
+				int run = r["run"].get<int>();
+				if (left_out.empty() || left_out.back().first != run)
+					left_out.push_back({run, 0});
+				++left_out.back().second;
+				continue;
+			}
+			rows += fmt::format(fmt::runtime(header), r["run"].get<int>(), r["workload"].get<std::string>(), r["size"].get<std::string>(),
+					    r["mode"].get<std::string>(), human(r["base"]["median"].get<double>(), r),
+					    human(r["this"]["median"].get<double>(), r), speedup_cell(r));
 		}
+		if (!rows.empty())
+			s += "\nacross runs, against run 0:\n" +
+			     fmt::format(fmt::runtime(header), "run", "workload", "size", "mode", "run 0", "this", "speedup [95% CI]") + rows;
+		for (const auto &[run, n] : left_out)
+			s += fmt::format("\nacross runs: {} ratio{} of run {} against run 0 left out: the runs differ in {}, so {} not "
+					 "kernel comparisons (the markdown file keeps {})\n",
+					 n, n == 1 ? "" : "s", run, join(c["runs"][run]["environment_differs"], "; "), n == 1 ? "it is" : "they are",
+					 n == 1 ? "it" : "them");
 	}
 	return s;
 }

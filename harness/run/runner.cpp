@@ -144,6 +144,16 @@ void progress_line(bool on, const std::string &s)
 		fmt::print(stderr, "\r\033[K{}", s);
 }
 
+// What the cell's processes wrote to stderr, each line on a line of its own:
+// the progress line is cleared first and drawn again after.
+void relay_stderr(bool progress_on, const std::string &lines, const std::string &progress)
+{
+	if (lines.empty())
+		return;
+	fmt::print(stderr, "{}{}", progress_on ? "\r\033[K" : "", lines);
+	progress_line(progress_on, progress);
+}
+
 nlohmann::json run_cell(const RunSpec &spec, const Cell &c, const OdfInfo &odf, Probes &probes, const RunOptions &opts,
 			bool show_progress, size_t cell_no, size_t cells)
 {
@@ -203,17 +213,22 @@ nlohmann::json run_cell(const RunSpec &spec, const Cell &c, const OdfInfo &odf, 
 	if (pipe2(to_runner, O_CLOEXEC))
 		throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
 	uint64_t t_start = now_ns();
-	SupervisedGroup tree([&](int out_fd) {
-		close(to_runner[1]);
-		runner_main(e, c.size, c.mode, odf, probes, out_fd, to_runner[0]);
-	});
+	SupervisedGroup::Options group_options;
+	group_options.capture_stderr = true;
+	SupervisedGroup tree(
+		[&](int out_fd) {
+			close(to_runner[1]);
+			runner_main(e, c.size, c.mode, odf, probes, out_fd, to_runner[0]);
+		},
+		group_options);
 	pid_t runner = tree.pid();
 	close(to_runner[0]);
 
 	std::string buf;
 	bool done = false, failed = false;
 	int total = e.warmup + e.reps, seen = 0;
-	progress_line(show_progress, label + " setting up");
+	std::string progress = label + " setting up";
+	progress_line(show_progress, progress);
 	while (!done) {
 		if (interrupted()) {
 			r["status"] = "error";
@@ -229,6 +244,7 @@ nlohmann::json run_cell(const RunSpec &spec, const Cell &c, const OdfInfo &odf, 
 			break;
 		}
 		auto got = tree.poll_output(buf, 200);
+		relay_stderr(show_progress, tree.take_stderr_lines(), progress);
 		if (got == SupervisedGroup::Output::Closed)
 			break;  // runner gone
 		size_t nl;
@@ -253,8 +269,8 @@ nlohmann::json run_cell(const RunSpec &spec, const Cell &c, const OdfInfo &odf, 
 			} else if (type == "trial") {
 				r["trials"].push_back(msg["trial"]);
 				++seen;
-				progress_line(show_progress, fmt::format("{} trial {}/{}{}", label, seen, total,
-									 seen <= e.warmup ? " (warmup)" : ""));
+				progress = fmt::format("{} trial {}/{}{}", label, seen, total, seen <= e.warmup ? " (warmup)" : "");
+				progress_line(show_progress, progress);
 			} else if (type == "error") {
 				r["status"] = "error";
 				r["reason"] = msg["message"];
@@ -266,6 +282,7 @@ nlohmann::json run_cell(const RunSpec &spec, const Cell &c, const OdfInfo &odf, 
 	// The runner and anything it left behind; a process stuck in the kernel
 	// cannot be waited for, so 10 s at most.
 	bool reaped = tree.stop(0, 10000);
+	relay_stderr(show_progress, tree.take_stderr_lines(true), "");
 	close(to_runner[1]);
 	probes.reset_tables();
 	std::error_code ec;
