@@ -64,39 +64,54 @@ check(thp["setup"]["anon_huge_kb"] >= 200 * 1024 or thp["setup"]["anon_huge_kb"]
 # How much more Redis counts (atfork handlers, the parent's first COW faults,
 # and above all the parent waiting for a CPU after clone returns) depends on the
 # machine's load: reported, not asserted (docs/workloads.md).
-rs = fork("redis-snapshot")
-load = rs["setup"]["load"]
-rate, conns, interval = load["rate_per_s"], load["connections"], load["schedule_interval_ns"]
-ratios = []
-for t in rs["trials"]:
-    us, k = t["latest_fork_usec"] * 1000, t.get("clone_kernel_ns")
-    if k is None:
-        check(False, f"redis: no clone_kernel_ns (redis_clones {t.get('redis_clones')}, untracked {t.get('untracked')})")
-        continue
-    check(k <= us + 1000, f"redis clone {k} ns > latest_fork_usec {us} ns + 1 us")
-    ratios.append((us / k, (us - k) / 1000))
-    # The open-loop client: every scheduled request sent and answered, one sample each, no gap.
-    sent = t["requests_sent"]
-    check(sent == t["requests_answered"] + t["requests_failed"] == t["requests_scheduled"] and t["requests_failed"] == 0,
-          f"redis requests sent {sent}, answered {t['requests_answered']}, failed {t['requests_failed']}, scheduled {t['requests_scheduled']}")
-    check(t["schedule_max_gap_ns"] <= interval + 1, f"redis series gap {t['schedule_max_gap_ns']} ns > interval {interval} ns")
-    check(t["before_requests"] + t["during_requests"] + t["after_requests"] == sent, f"redis phases do not add up to {sent}")
-    check(sum(p[2] for p in t["latency_series"]) == sent, "redis latency_series counts do not add up to the requests sent")
-    for ph in ("before", "during", "after"):
-        v = [t[f"{ph}_{q}_ns"] for q in ("p50", "p99", "p999", "max")]
-        check(t[f"{ph}_requests"] > 0 and v == sorted(v), f"redis {ph}: {t[f'{ph}_requests']} requests, p50/p99/p999/max {v}")
-    # Every request due while the snapshot ran counts in "during" (the schedule's arithmetic) ...
-    check(t["during_requests"] >= int(rate * t["snapshot_ns"] / 1e9) - 1,
-          f"redis during_requests {t['during_requests']} < rate x snapshot {rate * t['snapshot_ns'] / 1e9:.0f}")
-    # ... and Redis serves nothing while it forks: a request due just after the fork began
-    # waits for its end, so the client saw the stall (a closed-loop client sees it once).
-    if us > 2 * interval:
-        check(t["during_max_ns"] >= us - interval - 1000, f"redis during_max_ns {t['during_max_ns']} < fork {us} ns - interval")
-    # The mix: SETs are write_fraction of the requests (within 6 sigma of the binomial).
-    wf = load["write_fraction"]
-    check(abs(t["writes_sent"] - wf * sent) <= 6 * (sent * wf * (1 - wf)) ** 0.5 + 1, f"redis writes {t['writes_sent']} of {sent}, fraction {wf}")
-print("redis-snapshot: latest_fork_usec / clone_kernel_ns = " + ", ".join(f"{r:.3f} (+{d:.0f} us)" for r, d in ratios)
-      + f"; load {rate:.0f} req/s, {conns} connections, {load['write_fraction']:.0%} SET")
+rs = cells[("redis-snapshot", "fork")][0]
+saturated = rs["status"] == "error" and "the load was not carried" in rs.get("reason", "")
+if saturated:
+    # A busy machine may not carry even half the capacity it measured a moment
+    # before: the cell must then be an error that says so, with its numbers.
+    check("behind schedule" in rs["reason"] or "still up to" in rs["reason"], f"redis saturation without numbers: {rs['reason']}")
+    print(f"note: redis-snapshot fork: {rs['reason'][:200]}; its other checks were not run")
+else:
+    rs = fork("redis-snapshot")
+    load = rs["setup"]["load"]
+    # No fixed rate in the spec: half the highest rate of the ramp that was carried, at most 4000/s;
+    # the ramp stops at the first rate carried, and only that one was.
+    ch = load["rate_chosen"]
+    check(ch["by"] == "rate ramp" and load["rate_per_s"] == min(ch["ceiling_per_s"], int(ch["fraction"] * ch["carried_per_s"]))
+          and [s[2] for s in ch["steps"]] == [False] * (len(ch["steps"]) - 1) + [True] and ch["steps"][-1][0] == ch["carried_per_s"],
+          f"redis rate {load['rate_per_s']} not chosen by the ramp: {ch}")
+    rate, conns, interval = load["rate_per_s"], load["connections"], load["schedule_interval_ns"]
+    ratios = []
+    for t in rs["trials"]:
+        us, k = t["latest_fork_usec"] * 1000, t.get("clone_kernel_ns")
+        if k is None:
+            check(False, f"redis: no clone_kernel_ns (redis_clones {t.get('redis_clones')}, untracked {t.get('untracked')})")
+            continue
+        check(k <= us + 1000, f"redis clone {k} ns > latest_fork_usec {us} ns + 1 us")
+        ratios.append((us / k, (us - k) / 1000))
+        # The open-loop client: every scheduled request sent and answered, one sample each, no gap.
+        sent = t["requests_sent"]
+        check(t["load_kept_up"] is True, f"redis: an ok trial whose load was not kept up: {t['load_behind_ns']}")
+        check(sent == t["requests_answered"] + t["requests_failed"] == t["requests_scheduled"] and t["requests_failed"] == 0,
+              f"redis requests sent {sent}, answered {t['requests_answered']}, failed {t['requests_failed']}, scheduled {t['requests_scheduled']}")
+        check(t["schedule_max_gap_ns"] <= interval + 1, f"redis series gap {t['schedule_max_gap_ns']} ns > interval {interval} ns")
+        check(t["before_requests"] + t["during_requests"] + t["after_requests"] == sent, f"redis phases do not add up to {sent}")
+        check(sum(p[2] for p in t["latency_series"]) == sent, "redis latency_series counts do not add up to the requests sent")
+        for ph in ("before", "during", "after"):
+            v = [t[f"{ph}_{q}_ns"] for q in ("p50", "p99", "p999", "max")]
+            check(t[f"{ph}_requests"] > 0 and v == sorted(v), f"redis {ph}: {t[f'{ph}_requests']} requests, p50/p99/p999/max {v}")
+        # Every request due while the snapshot ran counts in "during" (the schedule's arithmetic) ...
+        check(t["during_requests"] >= int(rate * t["snapshot_ns"] / 1e9) - 1,
+              f"redis during_requests {t['during_requests']} < rate x snapshot {rate * t['snapshot_ns'] / 1e9:.0f}")
+        # ... and Redis serves nothing while it forks: a request due just after the fork began
+        # waits for its end, so the client saw the stall (a closed-loop client sees it once).
+        if us > 2 * interval:
+            check(t["during_max_ns"] >= us - interval - 1000, f"redis during_max_ns {t['during_max_ns']} < fork {us} ns - interval")
+        # The mix: SETs are write_fraction of the requests (within 6 sigma of the binomial).
+        wf = load["write_fraction"]
+        check(abs(t["writes_sent"] - wf * sent) <= 6 * (sent * wf * (1 - wf)) ** 0.5 + 1, f"redis writes {t['writes_sent']} of {sent}, fraction {wf}")
+    print("redis-snapshot: latest_fork_usec / clone_kernel_ns = " + ", ".join(f"{r:.3f} (+{d:.0f} us)" for r, d in ratios)
+          + f"; load {rate:.0f} req/s, {conns} connections, {load['write_fraction']:.0%} SET")
 # fuzz: executions the driver (or AFL) counted against forks BPF saw.
 for r in cells[("fuzz", "fork")]:
     assert r["status"] == "ok", r.get("reason")

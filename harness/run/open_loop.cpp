@@ -237,6 +237,60 @@ LatencyStats latency_stats(const std::vector<OpenLoopSample> &samples, const std
 	return s;
 }
 
+uint64_t lag_quantile(const std::vector<OpenLoopSample> &samples, double q, const std::function<bool(const OpenLoopSample &)> &keep)
+{
+	std::vector<uint64_t> lag;
+	for (const auto &x : samples)
+		if (keep(x))
+			lag.push_back(x.lag_ns);
+	if (lag.empty())
+		return 0;
+	std::sort(lag.begin(), lag.end());
+	auto r = static_cast<size_t>(std::ceil(q * static_cast<double>(lag.size())));
+	return lag[std::clamp<size_t>(r, 1, lag.size()) - 1];
+}
+
+LoadCarried load_carried(const std::vector<OpenLoopSample> &samples, uint64_t event_start_ns, uint64_t event_end_ns,
+			 uint64_t schedule_end_ns, double rate_per_s, uint64_t limit_ns, const std::string &event)
+{
+	LoadCarried c;
+	// The 90th percentile of how late requests went out: a queue makes most of
+	// them late, a scheduling hiccup (frequent under TCG) only a few.
+	auto p90_lag = [&](const std::function<bool(const OpenLoopSample &)> &keep) { return lag_quantile(samples, 0.9, keep); };
+	auto in_before = [&](const OpenLoopSample &x) {
+		return x.intended_ns < event_start_ns && x.intended_ns + x.latency_ns <= event_start_ns;
+	};
+	uint64_t recovery_from = event_end_ns + (schedule_end_ns > event_end_ns ? (schedule_end_ns - event_end_ns) / 2 : 0);
+	auto in_recovery = [&](const OpenLoopSample &x) { return x.intended_ns >= recovery_from; };
+	auto before = latency_stats(samples, in_before);
+	auto recovery = latency_stats(samples, in_recovery);
+	c.before_behind_ns = p90_lag(in_before);
+	c.before_p99_ns = before.p99_ns;
+	c.recovered_behind_ns = p90_lag(in_recovery);
+	c.recovery_requests = recovery.requests;
+	auto ms = [](uint64_t ns) { return fmt::format("{:.1f} ms", static_cast<double>(ns) / 1e6); };
+	std::vector<std::string> why;
+	if (before.answered == 0)
+		why.push_back(fmt::format("no request was answered before {}", event));
+	else if (c.before_behind_ns > limit_ns)
+		why.push_back(fmt::format("before {} one request in ten went out {} or more behind schedule (at worst {}; p99 latency {})",
+					  event, ms(c.before_behind_ns), ms(before.max_lag_ns), ms(before.p99_ns)));
+	if (recovery.requests == 0)
+		why.push_back(fmt::format("no request was due in the last half of the time after {}", event));
+	else if (c.recovered_behind_ns > limit_ns)
+		why.push_back(fmt::format("in the last half of the time after {} one request in ten was still {} or more behind (at worst {})",
+					  event, ms(c.recovered_behind_ns), ms(recovery.max_lag_ns)));
+	if (!why.empty()) {
+		c.kept_up = false;
+		std::string all;
+		for (const auto &w : why)
+			all += (all.empty() ? "" : ", ") + w;
+		c.why = fmt::format("the load was not carried at {:.0f} requests/s (limit {}): {}; its latencies measure a queue, not {}",
+				    rate_per_s, ms(limit_ns), all, event);
+	}
+	return c;
+}
+
 void put_latency_stats(nlohmann::json &t, const std::string &prefix, const LatencyStats &s)
 {
 	t[prefix + "_requests"] = s.requests;

@@ -122,6 +122,24 @@ LatencyStats latency_stats(const std::vector<OpenLoopSample> &samples, const std
 // Writes <prefix>_requests, _failed, _p50_ns, _p99_ns, _p999_ns, _max_ns, _behind_ns into t.
 void put_latency_stats(nlohmann::json &t, const std::string &prefix, const LatencyStats &s);
 
+// Whether the server carried the load, judged outside the event under study
+// (a snapshot): before it, nine requests in ten went out within limit_ns of
+// their schedule; and in the last half of the time after it, the same again
+// (the event's backlog drained).  A load that fails this measured a growing
+// queue, not the event; a few late requests (a scheduling hiccup) do not fail it.
+struct LoadCarried {
+	bool kept_up = true;
+	uint64_t before_behind_ns = 0, recovered_behind_ns = 0;  // the 90th percentile of lateness
+	uint64_t before_p99_ns = 0;
+	uint64_t recovery_requests = 0;  // requests in the last half of the after window
+	std::string why;                 // when !kept_up: the numbers that show it
+};
+LoadCarried load_carried(const std::vector<OpenLoopSample> &samples, uint64_t event_start_ns, uint64_t event_end_ns,
+			 uint64_t schedule_end_ns, double rate_per_s, uint64_t limit_ns, const std::string &event = "the event");
+
+// The q-quantile (nearest rank) of how late the selected requests went out; 0 if none.
+uint64_t lag_quantile(const std::vector<OpenLoopSample> &samples, double q, const std::function<bool(const OpenLoopSample &)> &keep);
+
 // Sleeps until now_ns() reaches t_ns (CLOCK_MONOTONIC, absolute).
 void sleep_until_ns(uint64_t t_ns);
 
