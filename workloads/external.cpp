@@ -166,15 +166,8 @@ private:
 	// The end of the program's stderr, for an error message ("" if empty).
 	static std::string stderr_tail(const std::string &path)
 	{
-		std::ifstream in(path);
-		std::string text{std::istreambuf_iterator<char>(in), {}};
-		while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
-			text.pop_back();
-		if (text.empty())
-			return "";
-		if (text.size() > 600)
-			text = "..." + text.substr(text.size() - 600);
-		return ": " + text;
+		std::string text = file_tail(path, 600);
+		return text.empty() ? "" : ": " + text;
 	}
 	static double read_metric(const nlohmann::json &m, const std::string &stdout_path, const std::string &out)
 	{

@@ -10,7 +10,6 @@
 // ODF: mode odf starts redis through the launcher (on from its first
 // instruction); mode odf-procfs writes /proc/<redis>/use_odf before BGSAVE.
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -219,7 +218,7 @@ std::optional<int64_t> integer_param(const Params &p, const char *k, int64_t lo,
 
 struct LoadParams {
 	double rate = kDefaultRate, write_fraction = kDefaultWriteFraction;
-	bool rate_auto = true;  // no params.rate: min(kDefaultRate, rate_fraction x measured capacity)
+	bool rate_auto = true;  // no params.rate: min(kDefaultRate, rate_fraction x the highest rate a ramp carried)
 	double rate_fraction = kDefaultRateFraction;
 	unsigned connections = kDefaultConnections;
 	int64_t baseline_ms = kDefaultBaselineMs, after_ms = kDefaultAfterMs, bin_ms = kDefaultBinMs;
@@ -243,9 +242,10 @@ LoadParams load_params(const Params &p)
 	if (auto f = number_param(p, "rate_fraction")) {
 		if (!(*f > 0 && *f <= 1))
 			throw std::invalid_argument(fmt::format(
-				"params.rate_fraction: the share of the measured capacity to load the server with: must be > 0 and at most 1, got {}", *f));
+				"params.rate_fraction: the share of the highest rate the ramp carried to load the server with: must be > 0 and at most 1, got {}",
+				*f));
 		if (!l.rate_auto)
-			throw std::invalid_argument("params.rate_fraction: only without a fixed params.rate (the rate is then chosen from the capacity)");
+			throw std::invalid_argument("params.rate_fraction: only without a fixed params.rate (the rate is then chosen by a ramp)");
 		l.rate_fraction = *f;
 	}
 	if (auto w = number_param(p, "write_fraction")) {
@@ -353,15 +353,8 @@ public:
 
 	static std::string log_tail(const std::string &path)
 	{
-		std::ifstream in(path);
-		std::string text{std::istreambuf_iterator<char>(in), {}};
-		while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-			text.pop_back();
-		if (text.empty())
-			return "its log is empty (what it wrote to stderr went to odfbench's stderr)";
-		if (text.size() > 400)
-			text = "..." + text.substr(text.size() - 400);
-		return "the end of its log: " + text;
+		std::string text = file_tail(path, 400);
+		return text.empty() ? "its log is empty (what it wrote to stderr went to odfbench's stderr)" : "the end of its log: " + text;
 	}
 
 	nlohmann::json setup(TrialEnv &env, const Params &p) override
@@ -548,10 +541,10 @@ public:
 		t["load_behind_ns"] = std::max(carried.before_behind_ns, carried.recovered_behind_ns);
 		t["load_kept_up"] = carried.kept_up;
 		if (!carried.kept_up) {
-			bool drained_before = carried.before_behind_ns <= kBehindLimitNs;
+			bool on_time_before = carried.before_behind_ns <= kBehindLimitNs;
 			throw std::runtime_error(fmt::format(
 				"redis-snapshot: {} ({})", carried.why,
-				drained_before ? "the snapshot's backlog did not drain: raise params.after_ms, or lower the rate"
+				on_time_before ? "the snapshot's backlog did not drain: raise params.after_ms, or lower the rate"
 				: load_.rate_auto ? "lower params.rate_fraction"
 						  : "lower params.rate, or leave it out to run at half the highest rate a ramp carries"));
 		}

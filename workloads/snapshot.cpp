@@ -437,6 +437,7 @@ nlohmann::json Snapshot::trial(TrialEnv &env, const Params &)
 	std::atomic<uint64_t> writes{0};
 	nlohmann::json t;
 	uint64_t t_req = 0, t_end = 0, t_stop = 0;
+	std::string not_carried;  // an error, once the snapshot itself is checked
 	try {
 		OpenLoop load(cfg, [&](unsigned c) {
 			int fd = client_fds[c];
@@ -505,6 +506,13 @@ nlohmann::json Snapshot::trial(TrialEnv &env, const Params &)
 		put_latency_stats(t, "before", latency_stats(s, is_before));
 		put_latency_stats(t, "during", latency_stats(s, [&](const OpenLoopSample &x) { return !is_before(x) && x.intended_ns < t_end; }));
 		put_latency_stats(t, "after", latency_stats(s, [&](const OpenLoopSample &x) { return x.intended_ns >= t_end; }));
+		// A load the server did not carry (on time before the snapshot, back on
+		// time in the last half of after_ms) measured a queue: an error with its numbers.
+		auto carried = load_carried(s, t_snap, t_end, t_stop, rate_, 10'000'000, "the snapshot");
+		t["load_behind_ns"] = std::max(carried.before_behind_ns, carried.recovered_behind_ns);
+		t["load_kept_up"] = carried.kept_up;
+		if (!carried.kept_up)
+			not_carried = "snapshot: " + carried.why + " (lower params.rate, or raise params.after_ms)";
 		t["requests_scheduled"] = tot.scheduled;
 		t["requests_answered"] = tot.answered;
 		t["writes_sent"] = writes.load();
@@ -579,6 +587,8 @@ nlohmann::json Snapshot::trial(TrialEnv &env, const Params &)
 	if (bad)
 		throw std::runtime_error(fmt::format("snapshot is not consistent: {} of {} pages differ from the record at the snapshot point (first: page {})",
 						     bad, npages_, first_bad));
+	if (!not_carried.empty())
+		throw std::runtime_error(not_carried);
 
 	// Pages first written while the snapshot was being taken, from the record.
 	size_t upto = std::min(log_at_end_, log_.size());

@@ -1,6 +1,7 @@
 #include "base/sysinfo.h"
 #include "base/sizes.h"
 
+#include <cctype>
 #include <ctime>
 #include <fcntl.h>
 #include <filesystem>
@@ -178,6 +179,17 @@ int count_vmas(int pid)
 		}
 	close(fd);
 	return n < 0 ? -1 : lines - vsyscall;
+}
+
+std::string file_tail(const std::string &path, size_t max_chars)
+{
+	std::ifstream in(path);
+	std::string text{std::istreambuf_iterator<char>(in), {}};
+	while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+		text.pop_back();
+	if (text.size() > max_chars)
+		text = "..." + text.substr(text.size() - max_chars);
+	return text;
 }
 
 std::string find_program(const std::string &prog)

@@ -51,6 +51,9 @@ nlohmann::json vm_environment();
 // The path of an executable: `prog` itself if it has a slash, else the first
 // match on $PATH, /usr/sbin or /sbin; "" if none.
 std::string find_program(const std::string &prog);
+// The last max_chars of a text file ("..." before them when cut), trailing
+// whitespace dropped; "" if it is empty or unreadable.  For error messages.
+std::string file_tail(const std::string &path, size_t max_chars);
 uint64_t now_ns();            // CLOCK_MONOTONIC
 std::string utc_timestamp();  // ISO 8601
 
