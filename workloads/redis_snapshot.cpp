@@ -29,18 +29,17 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <hiredis/hiredis.h>
 
 #include "run/fork_trial.h"
 #include "odf/switch.h"
 #include "run/open_loop.h"
 #include "base/sysinfo.h"
 #include "run/workload.h"
+#include "redis_client.h"
 
 namespace odfb {
 namespace {
 
-constexpr int kValueBytes = 1024;
 constexpr uint64_t kSaveTimeoutNs = 600'000'000'000ull;
 // Load outside the snapshot more than this behind schedule: the client did
 // not sustain the rate (load_kept_up false).
@@ -59,139 +58,6 @@ constexpr double kDefaultWriteFraction = 0.2;
 constexpr unsigned kDefaultConnections = 4;
 constexpr int64_t kDefaultBaselineMs = 500, kDefaultAfterMs = 500, kDefaultBinMs = 10;
 constexpr int64_t kDefaultMaxSamples = 1'000'000;
-
-class Redis {
-public:
-	explicit Redis(const std::string &socket) : socket_(socket) {}
-	~Redis()
-	{
-		if (c_)
-			redisFree(c_);
-	}
-	bool connect()
-	{
-		if (c_)
-			redisFree(c_);
-		c_ = redisConnectUnix(socket_.c_str());
-		return c_ && !c_->err;
-	}
-	// The reply as text (status, string, or integer); throws on an error reply.
-	std::string cmd(const std::vector<std::string> &args)
-	{
-		std::vector<const char *> argv;
-		std::vector<size_t> lens;
-		for (const auto &a : args) {
-			argv.push_back(a.c_str());
-			lens.push_back(a.size());
-		}
-		auto *r = static_cast<redisReply *>(redisCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), lens.data()));
-		if (!r)
-			throw std::runtime_error(fmt::format("redis {}: {}", args[0], c_->errstr));
-		std::string out;
-		if (r->type == REDIS_REPLY_ERROR) {
-			std::string e(r->str, r->len);
-			freeReplyObject(r);
-			throw std::runtime_error(fmt::format("redis {}: {}", args[0], e));
-		}
-		if (r->type == REDIS_REPLY_INTEGER)
-			out = std::to_string(r->integer);
-		else if (r->str)
-			out.assign(r->str, r->len);
-		freeReplyObject(r);
-		return out;
-	}
-	// A field of INFO <section>, or "".
-	std::string info(const std::string &section, const std::string &field)
-	{
-		std::string s = cmd({"INFO", section});
-		auto at = s.find(field + ":");
-		if (at == std::string::npos)
-			return "";
-		auto end = s.find_first_of("\r\n", at);
-		return s.substr(at + field.size() + 1, end - at - field.size() - 1);
-	}
-
-private:
-	std::string socket_;
-	redisContext *c_ = nullptr;
-};
-
-// One load connection: its own hiredis context, used only by its own thread.
-// GET or SET (a fraction `write_fraction` of the requests) of a random key of
-// the filled dataset (key:0 .. key:<keys-1>, kValueBytes each).
-class LoadConn {
-public:
-	LoadConn(std::string socket, uint64_t keys, double write_fraction, uint64_t seed)
-		: socket_(std::move(socket)), keys_(keys), write_fraction_(write_fraction), rng_(seed), value_(kValueBytes, 'w')
-	{
-	}
-	~LoadConn()
-	{
-		if (c_)
-			redisFree(c_);
-	}
-	LoadConn(const LoadConn &) = delete;
-	LoadConn &operator=(const LoadConn &) = delete;
-	void connect()
-	{
-		if (c_)
-			redisFree(c_);
-		c_ = redisConnectUnix(socket_.c_str());
-		if (!c_ || c_->err) {
-			std::string e = c_ ? c_->errstr : "out of memory";
-			if (c_)
-				redisFree(c_);
-			c_ = nullptr;
-			throw std::runtime_error(fmt::format("cannot connect to redis on {}: {}", socket_, e));
-		}
-		struct timeval tv = {60, 0};  // a request stuck this long fails instead of hanging the trial
-		redisSetTimeout(c_, tv);
-	}
-	// One request; throws (a failed request) with what went wrong.
-	bool request()
-	{
-		if (!c_)
-			connect();  // after a connection error
-		bool write = coin_(rng_) < write_fraction_;
-		char key[32];
-		int kl = snprintf(key, sizeof key, "key:%llu", static_cast<unsigned long long>(rng_() % keys_));
-		const char *argv[3] = {write ? "SET" : "GET", key, value_.data()};
-		size_t lens[3] = {3, static_cast<size_t>(kl), value_.size()};
-		(write ? sets_ : gets_)++;
-		auto *r = static_cast<redisReply *>(redisCommandArgv(c_, write ? 3 : 2, argv, lens));
-		if (!r) {
-			std::string e = c_->errstr;
-			redisFree(c_);
-			c_ = nullptr;
-			throw std::runtime_error(fmt::format("{} {}: {}", argv[0], key, e));
-		}
-		std::string bad;
-		if (r->type == REDIS_REPLY_ERROR)
-			bad = std::string(r->str, r->len);
-		else if (write && !(r->type == REDIS_REPLY_STATUS && std::string_view(r->str, r->len) == "OK"))
-			bad = "reply is not OK";
-		else if (!write && r->type != REDIS_REPLY_STRING)
-			bad = "no such key (the filled dataset lost it)";
-		else if (!write && r->len != kValueBytes)
-			bad = fmt::format("value of {} bytes, not {}", r->len, kValueBytes);
-		freeReplyObject(r);
-		if (!bad.empty())
-			throw std::runtime_error(fmt::format("{} {}: {}", argv[0], key, bad));
-		return true;
-	}
-	uint64_t gets() const { return gets_; }
-	uint64_t sets() const { return sets_; }
-
-private:
-	std::string socket_;
-	uint64_t keys_;
-	double write_fraction_;
-	std::mt19937_64 rng_;
-	std::uniform_real_distribution<double> coin_{0.0, 1.0};
-	std::string value_;
-	redisContext *c_ = nullptr;
-	uint64_t gets_ = 0, sets_ = 0;
-};
 
 // Validation of the optional numeric params: clear messages, never a JSON
 // type error (the spec fuzzer calls validate() with anything).
@@ -274,35 +140,6 @@ LoadParams load_params(const Params &p)
 	return l;
 }
 
-// An open-loop rate ramp: the load at each rate for probe_ms, from the highest
-// down, until one is carried (nine requests in ten sent within kBehindLimitNs
-// of schedule, none failed).  Returns [[rate, p90 lateness ns, carried], ...].
-// A closed-loop probe was tried first and overstated what a TCG guest carries
-// open loop by 4x (the open loop's timed wake-ups cost more than the requests).
-nlohmann::json rate_ramp(const std::string &socket, uint64_t keys, double write_fraction, unsigned connections,
-			 const std::vector<double> &rates, int probe_ms)
-{
-	nlohmann::json steps = nlohmann::json::array();
-	for (double rate : rates) {
-		OpenLoopConfig cfg;
-		cfg.rate_per_s = rate;
-		cfg.connections = connections;
-		OpenLoop load(cfg, [&](unsigned c) {
-			auto lc = std::make_shared<LoadConn>(socket, keys, write_fraction, 1000 + c);
-			lc->connect();
-			return OpenLoop::Request([lc] { return lc->request(); });
-		});
-		uint64_t t0 = load.start();
-		load.stop(t0 + static_cast<uint64_t>(probe_ms) * 1'000'000ull);
-		uint64_t p90 = lag_quantile(load.samples(), 0.9, [](const OpenLoopSample &) { return true; });
-		bool carried = load.totals().failed == 0 && load.problems().empty() && p90 <= kBehindLimitNs;
-		steps.push_back({rate, p90, carried});
-		if (carried)
-			break;
-	}
-	return steps;
-}
-
 class RedisSnapshot final : public Workload {
 public:
 	~RedisSnapshot() override { stop(); }
@@ -381,10 +218,10 @@ public:
 			usleep(20000);
 		}
 		std::string version = r.info("server", "redis_version");
-		// DEBUG POPULATE: keys key:0.. with kValueBytes each, filled by redis itself.
-		keys_ = std::max<uint64_t>(1000, p.size_bytes / (kValueBytes + 96));
+		// DEBUG POPULATE: keys key:0.. with kRedisValueBytes each, filled by redis itself.
+		keys_ = std::max<uint64_t>(1000, p.size_bytes / (kRedisValueBytes + 96));
 		uint64_t tf = now_ns();
-		r.cmd({"DEBUG", "POPULATE", std::to_string(keys_), "key", std::to_string(kValueBytes)});
+		r.cmd({"DEBUG", "POPULATE", std::to_string(keys_), "key", std::to_string(kRedisValueBytes)});
 		uint64_t fill_ns = now_ns() - tf;
 		uint64_t used = std::stoull(r.info("memory", "used_memory"));
 		used_memory_ = used;
@@ -399,7 +236,7 @@ public:
 			std::vector<double> rates;
 			for (double r = kDefaultRate / load_.rate_fraction; r >= 50; r /= 2)
 				rates.push_back(std::floor(r));
-			auto steps = rate_ramp(socket_, keys_, load_.write_fraction, load_.connections, rates, kRampStepMs);
+			auto steps = rate_ramp(socket_, keys_, load_.write_fraction, load_.connections, rates, kRampStepMs, kBehindLimitNs);
 			if (!steps.back()[2].get<bool>())
 				throw std::runtime_error(fmt::format(
 					"redis-snapshot: the server carried none of the ramp's rates down to {:.0f} requests/s (nine requests in ten "
@@ -425,7 +262,7 @@ public:
 				       {"schedule_interval_ns", 1e9 / load_.rate},
 				       {"behind_limit_ns", kBehindLimitNs}};
 		return {{"redis_version", version}, {"redis_pid", pid_},     {"keys", keys_},
-			{"value_bytes", kValueBytes},  {"used_memory", used},  {"fill_ns", fill_ns},
+			{"value_bytes", kRedisValueBytes},  {"used_memory", used},  {"fill_ns", fill_ns},
 			{"load", load},                {"launch", l.evidence}, {"missing_metrics", missing.json()}};
 	}
 

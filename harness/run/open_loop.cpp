@@ -208,6 +208,15 @@ std::vector<std::string> OpenLoop::problems() const
 	return p;
 }
 
+namespace {
+// The q-quantile of sorted, non-empty values, by nearest rank.
+uint64_t nearest_rank(const std::vector<uint64_t> &sorted, double q)
+{
+	auto r = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
+	return sorted[std::clamp<size_t>(r, 1, sorted.size()) - 1];
+}
+}  // namespace
+
 LatencyStats latency_stats(const std::vector<OpenLoopSample> &samples, const std::function<bool(const OpenLoopSample &)> &keep)
 {
 	LatencyStats s;
@@ -226,13 +235,9 @@ LatencyStats latency_stats(const std::vector<OpenLoopSample> &samples, const std
 	if (lat.empty())
 		return s;
 	std::sort(lat.begin(), lat.end());
-	auto rank = [&](double q) {
-		auto r = static_cast<size_t>(std::ceil(q * static_cast<double>(lat.size())));
-		return lat[std::clamp<size_t>(r, 1, lat.size()) - 1];
-	};
-	s.p50_ns = rank(0.5);
-	s.p99_ns = rank(0.99);
-	s.p999_ns = rank(0.999);
+	s.p50_ns = nearest_rank(lat, 0.5);
+	s.p99_ns = nearest_rank(lat, 0.99);
+	s.p999_ns = nearest_rank(lat, 0.999);
 	s.max_ns = lat.back();
 	return s;
 }
@@ -246,17 +251,13 @@ uint64_t lag_quantile(const std::vector<OpenLoopSample> &samples, double q, cons
 	if (lag.empty())
 		return 0;
 	std::sort(lag.begin(), lag.end());
-	auto r = static_cast<size_t>(std::ceil(q * static_cast<double>(lag.size())));
-	return lag[std::clamp<size_t>(r, 1, lag.size()) - 1];
+	return nearest_rank(lag, q);
 }
 
 LoadCarried load_carried(const std::vector<OpenLoopSample> &samples, uint64_t event_start_ns, uint64_t event_end_ns,
 			 uint64_t schedule_end_ns, double rate_per_s, uint64_t limit_ns, const std::string &event)
 {
 	LoadCarried c;
-	// The 90th percentile of how late requests went out: a queue makes most of
-	// them late, a scheduling hiccup (frequent under TCG) only a few.
-	auto p90_lag = [&](const std::function<bool(const OpenLoopSample &)> &keep) { return lag_quantile(samples, 0.9, keep); };
 	auto in_before = [&](const OpenLoopSample &x) {
 		return x.intended_ns < event_start_ns && x.intended_ns + x.latency_ns <= event_start_ns;
 	};
@@ -264,9 +265,11 @@ LoadCarried load_carried(const std::vector<OpenLoopSample> &samples, uint64_t ev
 	auto in_recovery = [&](const OpenLoopSample &x) { return x.intended_ns >= recovery_from; };
 	auto before = latency_stats(samples, in_before);
 	auto recovery = latency_stats(samples, in_recovery);
-	c.before_behind_ns = p90_lag(in_before);
+	// The 90th percentile of how late requests went out: a queue makes most of
+	// them late, a scheduling hiccup (frequent under TCG) only a few.
+	c.before_behind_ns = lag_quantile(samples, 0.9, in_before);
 	c.before_p99_ns = before.p99_ns;
-	c.recovered_behind_ns = p90_lag(in_recovery);
+	c.recovered_behind_ns = lag_quantile(samples, 0.9, in_recovery);
 	c.recovery_requests = recovery.requests;
 	auto ms = [](uint64_t ns) { return fmt::format("{:.1f} ms", static_cast<double>(ns) / 1e6); };
 	std::vector<std::string> why;
