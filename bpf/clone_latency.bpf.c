@@ -62,6 +62,7 @@ static __always_inline int finish(long ret)
 		ADD(ps->clones, 1);
 		ADD(ps->clone_ns_total, d);
 		ps->clone_ns_last = d;
+		hist_add(ps, HIST_CLONE, d);
 	} else if (inflight_end(INFLIGHT_THREAD, &d))
 		ADD(ps->thread_clones, 1);
 	else

@@ -28,9 +28,11 @@ static __always_inline int cpr_exit(__u32 kind)
 	if (kind == INFLIGHT_CPR) {
 		ADD(ps->cpr_calls, 1);
 		ADD(ps->cpr_ns, d);
+		hist_add(ps, HIST_CPR, d);
 	} else {
 		ADD(ps->cpr_tfork_calls, 1);
 		ADD(ps->cpr_tfork_ns, d);
+		hist_add(ps, HIST_CPR_TFORK, d);
 	}
 	return 0;
 }

@@ -22,6 +22,23 @@ struct {
 	__type(value, __u64);
 } inflight SEC(".maps");
 
+/* Per-trial latency histograms (odfbench.h), shared like procs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ODFB_HISTS);
+	__type(key, __u32);
+	__type(value, struct odfb_hist);
+} hists SEC(".maps");
+
+/* Whether fault latencies go into hists now: the harness opens it for a whole
+ * trial, and a workload may narrow it to the accesses it measures. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} fault_gate SEC(".maps");
+
 /* 0 when the harness runs in the initial pid namespace: a process's key is its
  * kernel tgid.  Otherwise the harness's pid namespace (nsfs device and inode),
  * and the key is the tgid as that namespace numbers it -- the getpid() the
@@ -105,6 +122,27 @@ static __always_inline int inflight_active(__u32 kind)
 }
 
 #define ADD(field, v) __sync_fetch_and_add(&(field), (v))
+
+/* The harness inserts the processes it tracks itself (birth_ns 0); the
+ * fork_tree probe adds the ones born after them. */
+static __always_inline void hist_add(struct proc_stats *ps, __u32 kind, __u64 ns)
+{
+	__u32 id = kind * ODFB_HIST_ROLES + (ps->birth_ns ? 1 : 0);
+	struct odfb_hist *h = bpf_map_lookup_elem(&hists, &id);
+	__u32 b = odfb_hist_bucket(ns);
+	if (!h || b >= ODFB_HIST_BUCKETS)
+		return;
+	ADD(h->count, 1);
+	ADD(h->sum_ns, ns);
+	ADD(h->buckets[b], 1);
+}
+
+static __always_inline int fault_gate_open(void)
+{
+	__u32 k = 0;
+	__u32 *g = bpf_map_lookup_elem(&fault_gate, &k);
+	return g && *g;
+}
 
 static __always_inline void unmatched(struct proc_stats *ps)
 {

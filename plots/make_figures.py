@@ -25,6 +25,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import odfplots as op  # noqa: E402
 from landscape import landscape  # noqa: E402  (issue #15: one figure per workload, every strategy)
+import anatomy  # noqa: E402  (issue #24: fault-latency CDFs and fork phases)
 
 CI_METHOD = ("Error bars: 95% interval of the median from order statistics (distribution-free, "
              "as harness/base/stats.cpp).")
@@ -519,7 +520,15 @@ def fork_tests(runs, outdir, written):
     return None
 
 
-FIGURES = [fork_latency, post_fork_access, table_copy, redis, fuzz, fork_tests, landscape]
+def fault_latency_cdf(runs, outdir, written):
+    return anatomy.fault_latency_cdf(runs, outdir, written, finish, machine_text, tcg_warning)
+
+
+def fork_phases(runs, outdir, written):
+    return anatomy.fork_phases(runs, outdir, written, finish, machine_text, tcg_warning)
+
+
+FIGURES = [fork_latency, post_fork_access, table_copy, redis, fuzz, fork_tests, fault_latency_cdf, fork_phases, landscape]
 
 
 def main():

@@ -224,6 +224,8 @@ FIGURE_TITLES = {
     "redis_latency_cdf": "Redis latency CDF during BGSAVE",
     "fuzz": "Fork-server fuzzing throughput",
     "fork_tests": "Fork-per-test runner: tests per second and per-test latency",
+    "fault_latency_cdf": "User page-fault latency after fork: CDF, table-copy faults apart",
+    "fork_phases": "One fork by kernel phase",
 }
 
 # The numbers behind each figure: (workload, metrics); every cell of the workload is

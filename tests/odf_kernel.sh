@@ -113,3 +113,12 @@ if variant == "paper-5.6":
     assert doctor["odf"].get("tfork_guard", {}).get("installed"), "paper kernel without the tfork guard"
 print(f"odf_kernel: {variant} verified end to end")
 PY
+
+# Latency histograms and fork phases against the trials' own counts.  The
+# paper kernel's dup_mm is a compiler copy (dup_mm.isra.0) no probe attaches
+# to, so only 6.0.6 must give every phase.
+phases=()
+$py -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["odf"]["variant"] == "patchset-6.0" else 1)' "$tmp/doctor.json" &&
+	phases=(--expect-phases)
+$py "$(dirname "$0")/check_histograms.py" "$tmp/pfa.json" --expect-faults "${phases[@]}"
+$py "$(dirname "$0")/check_histograms.py" "$tmp/fl.json" "${phases[@]}"

@@ -25,6 +25,7 @@ struct AccessResult {
 	uint64_t ns = 0;
 	uint64_t minflt = 0;      // getrusage: the independent count
 	bool counted = false;     // the probe record existed before and after: the counters below are measurements
+	bool gated = true;        // the fault-histogram gate opened and closed around the access
 	uint64_t bpf_faults = 0;  // page_fault_user during the access only
 	uint64_t cpte_fault = 0, hcp_reused = 0, fallback_fault = 0, tfork_copies = 0;
 };
@@ -118,6 +119,10 @@ public:
 			throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
 		pid_t self = getpid();
 		env.procs.track(self);
+		// Fault latencies of the accesses alone (each process opens the gate
+		// around its own), not of the harness's own work in between.
+		if (env.hists.valid() && !env.hists.set_fault_gate(false))
+			throw std::runtime_error(fmt::format("cannot close the fault-histogram gate: {}", std::strerror(errno)));
 		bool child_touches = who_ != "parent", parent_touches = who_ != "child";
 
 		uint64_t t0 = now_ns();
@@ -161,9 +166,14 @@ public:
 
 		nlohmann::json t;
 		t["fork_ns"] = t1 - t0;
+		t["fault_histogram_window"] = "access";
+		if (ps_fork)
+			record_fork_phases(t, env, *ps_fork);
 		uint64_t total = t1 - t0, faults = 0, access_ns = 0;
 		bool counted = true;
 		auto put = [&](const char *who, const AccessResult &r) {
+			if (!r.gated)
+				throw std::runtime_error(fmt::format("the {}'s access could not set the fault-histogram gate", who));
 			t[fmt::format("{}_access_ns", who)] = r.ns;
 			t[fmt::format("{}_minflt", who)] = r.minflt;
 			total += r.ns;
@@ -213,6 +223,7 @@ private:
 		char *base = region_->data();
 		long page = region_->page_size();
 		volatile char sink = 0;
+		bool gated = !env.hists.valid() || env.hists.set_fault_gate(true);
 		uint64_t t0 = now_ns();
 		if (write_)
 			for (uint64_t pg : pages_)
@@ -221,11 +232,13 @@ private:
 			for (uint64_t pg : pages_)
 				sink = sink + base[pg * page];
 		uint64_t dt = now_ns() - t0;
+		gated = (!env.hists.valid() || env.hists.set_fault_gate(false)) && gated;
 		getrusage(RUSAGE_SELF, &ru1);
 		auto after = env.procs.read(me);
 		AccessResult r;
 		r.ns = dt;
 		r.minflt = ru1.ru_minflt - ru0.ru_minflt;
+		r.gated = gated;
 		if (!before || !after)
 			return r;
 		r.counted = true;

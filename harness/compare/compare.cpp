@@ -146,6 +146,49 @@ std::vector<nlohmann::json> kernel_ab_rows(const nlohmann::json &doc)
 	return rows;
 }
 
+// Fork vs ODF on the fault-latency tail: the cells' merged histograms
+// (run/histograms.h), per role, for every fault kind both cells have.
+std::vector<nlohmann::json> tail_rows(const nlohmann::json &doc, size_t run)
+{
+	std::vector<nlohmann::json> rows;
+	auto same_cell = [](const nlohmann::json &a, const nlohmann::json &b) {
+		return a.value("kernel", "") == b.value("kernel", "") && a["workload"] == b["workload"] && a["params"] == b["params"];
+	};
+	for (const auto &f : doc["results"]) {
+		if (f["mode"] != "fork" || f["status"] != "ok" || !f.contains("histograms"))
+			continue;
+		for (const auto &o : doc["results"]) {
+			std::string mode = o["mode"];
+			if ((mode != "odf" && mode != "odf-procfs") || o["status"] != "ok" || !o.contains("histograms") || !same_cell(f, o))
+				continue;
+			const auto &fk = f["histograms"]["kinds"], &ok = o["histograms"]["kinds"];
+			for (const char *kind : {"fault_all", "clone"}) {
+				if (!fk.contains(kind) || !ok.contains(kind))
+					continue;
+				for (const auto &[role, fs] : fk[kind].items()) {
+					if (!ok[kind].contains(role) || !fs.contains("p99_ns") || !ok[kind][role].contains("p99_ns"))
+						continue;
+					const auto &os = ok[kind][role];
+					nlohmann::json row = {{"run", run}, {"workload", f["workload"]}, {"size", f["params"].value("size", "")},
+							      {"mode", mode}, {"kind", kind}, {"role", role},
+							      {"fault_windows", o["histograms"].value("fault_windows", nlohmann::json::array())}};
+					for (const char *q : {"count", "p50_ns", "p99_ns", "p999_ns", "max_ns"}) {
+						row["fork"][q] = fs.value(q, nlohmann::json());
+						row["odf"][q] = os.value(q, nlohmann::json());
+					}
+					row["p99_ratio"] = os["p99_ns"].get<double>() / fs["p99_ns"].get<double>();
+					row["p999_ratio"] = os["p999_ns"].get<double>() / fs["p999_ns"].get<double>();
+					if (std::string(kind) == "fault_all" && ok.contains("fault_table_copy") && ok["fault_table_copy"].contains(role))
+						row["odf_table_copy"] = ok["fault_table_copy"][role];
+					row["relative_error"] = o["histograms"].value("relative_error", 0.0);
+					rows.push_back(row);
+				}
+			}
+		}
+	}
+	return rows;
+}
+
 }  // namespace
 
 nlohmann::json compare_runs(const std::vector<std::string> &paths, const std::vector<nlohmann::json> &docs)
@@ -198,6 +241,14 @@ nlohmann::json compare_runs(const std::vector<std::string> &paths, const std::ve
 			if (r.contains("kernel_verdict"))
 				out["kernel_warnings"].push_back({{"run", i}, {"workload", r["workload"]}, {"size", r["params"].value("size", "")},
 								  {"mode", r["mode"]}, {"verdict", r["kernel_verdict"]}, {"lines", r["kernel_lines"]}});
+	// the latency tails the histograms give: fork vs ODF, per role
+	out["tails"] = nlohmann::json::array();
+	for (size_t i = 0; i < docs.size(); ++i)
+		for (auto &row : tail_rows(docs[i], i)) {
+			if (row.contains("odf_table_copy"))
+				row["odf_table_copy"].erase("buckets");
+			out["tails"].push_back(row);
+		}
 	// kernel A/B inside a run (odfbench vm --kernel A --kernel B --boots N)
 	out["kernels"] = nlohmann::json::array();
 	for (size_t i = 0; i < docs.size(); ++i)

@@ -117,6 +117,37 @@ static std::string kernel_warnings_text(const nlohmann::json &c, bool markdown)
 	return s;
 }
 
+// Fork vs ODF on the latency tails (the cells' merged histograms).
+static std::string tails_text(const nlohmann::json &c, bool markdown)
+{
+	if (!c.contains("tails") || c["tails"].empty())
+		return "";
+	auto us = [](const nlohmann::json &v) { return v.is_number() ? fmt::format("{:.1f}", v.get<double>() / 1e3) : std::string("-"); };
+	std::string s = markdown ? "\n## latency tails: fork vs ODF (merged histograms; quantiles within "
+				   "the bucket error)\n\n| run | workload | size | mode | what | process | n fork / ODF | p50 us fork / ODF | "
+				   "p99 us fork / ODF | p99.9 us fork / ODF | p99 ODF/fork | ODF table-copy faults: n, p99 us |\n"
+				   "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+				 : "\nlatency tails, fork vs ODF (merged histograms, us):\n";
+	for (const auto &r : c["tails"]) {
+		const auto &f = r["fork"], &o = r["odf"];
+		std::string tc = r.contains("odf_table_copy")
+					 ? fmt::format("{}, {}", r["odf_table_copy"].value("count", 0), us(r["odf_table_copy"].value("p99_ns", nlohmann::json())))
+					 : "";
+		if (markdown)
+			s += fmt::format("| {} | {} | {} | {} | {} | {} | {} / {} | {} / {} | {} / {} | {} / {} | {:.2f}x | {} |\n", r["run"].get<int>(),
+					 r["workload"].get<std::string>(), r["size"].get<std::string>(), r["mode"].get<std::string>(),
+					 r["kind"].get<std::string>(), r["role"].get<std::string>(), f["count"].dump(), o["count"].dump(), us(f["p50_ns"]),
+					 us(o["p50_ns"]), us(f["p99_ns"]), us(o["p99_ns"]), us(f["p999_ns"]), us(o["p999_ns"]),
+					 r["p99_ratio"].get<double>(), tc);
+		else
+			s += fmt::format("  {} {} {} {} {}: p99 {} -> {}, p99.9 {} -> {} (n {} / {}){}\n", r["workload"].get<std::string>(),
+					 r["size"].get<std::string>(), r["mode"].get<std::string>(), r["kind"].get<std::string>(),
+					 r["role"].get<std::string>(), us(f["p99_ns"]), us(o["p99_ns"]), us(f["p999_ns"]), us(o["p999_ns"]),
+					 f["count"].dump(), o["count"].dump(), tc.empty() ? "" : "; ODF table-copy faults n, p99: " + tc);
+	}
+	return s;
+}
+
 std::string compare_markdown(const nlohmann::json &c)
 {
 	std::string s = "# odfbench compare\n\n";
@@ -147,6 +178,7 @@ std::string compare_markdown(const nlohmann::json &c)
 				 r["mode"].get<std::string>(), human(r["fork"]["median"].get<double>(), r), human(r["odf"]["median"].get<double>(), r),
 				 speedup_cell(r));
 	}
+	s += tails_text(c, true);
 	s += kernel_warnings_text(c, true);
 	s += kernels_markdown(c);
 	if (!c["across"].empty()) {
@@ -235,6 +267,7 @@ std::string compare_text(const nlohmann::json &c)
 		for (const auto &[key, cells] : missing)
 			s += fmt::format("  {} ({} comparison{}: {})\n", key, cells.size(), cells.size() == 1 ? "" : "s", cell_list(cells, 4));
 	}
+	s += tails_text(c, false);
 	s += kernel_warnings_text(c, false);
 	if (!c["kernels"].empty())
 		s += "\n" + kernels_markdown(c);

@@ -16,7 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "clone_latency.skel.h"
+#include "fault_latency.skel.h"
 #include "fork_copy.skel.h"
+#include "fork_phases.skel.h"
 #include "fork_tree.skel.h"
 #include "odf_tables.skel.h"
 #include "page_faults.skel.h"
@@ -191,8 +193,9 @@ Probes::~Probes()
 	impl_.reset();  // links before objects before maps
 	if (procs_fd_ >= 0)
 		close(procs_fd_);
-	if (inflight_fd_ >= 0)
-		close(inflight_fd_);
+	for (int fd : {inflight_fd_, hists_fd_, gate_fd_})
+		if (fd >= 0)
+			close(fd);
 }
 
 namespace {
@@ -231,7 +234,8 @@ std::string load_failure(int err, bool have_btf)
 
 // Two tries: if a primary-mechanism program fails to load, retry the object
 // with every probe on its fallback.
-void load(Object &o, std::vector<ProbeChoice> &choices, int procs_fd, int inflight_fd, bool have_btf, bool allow_kprobe)
+void load(Object &o, std::vector<ProbeChoice> &choices, const std::vector<std::pair<const char *, int>> &shared, bool have_btf,
+	  bool allow_kprobe)
 {
 	for (int attempt = 0; attempt < 2 && !o.loaded; ++attempt) {
 		g_libbpf_log.clear();
@@ -250,7 +254,7 @@ void load(Object &o, std::vector<ProbeChoice> &choices, int procs_fd, int inflig
 		}
 		// Without the shared maps an object would count into a private
 		// table nobody reads: a failure here is the whole run's.
-		for (auto [map, fd] : {std::pair{"procs", procs_fd}, std::pair{"inflight", inflight_fd}})
+		for (auto [map, fd] : shared)
 			if (int err = bpf_map__reuse_fd(bpf_object__find_map_by_name(o.obj, map), fd))
 				throw std::runtime_error(fmt::format("{}.bpf.o: sharing the {} map failed: {}", o.name, map, errtext(err)));
 		int err = bpf_object__load(o.obj);
@@ -358,6 +362,10 @@ std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opt
 	p->inflight_fd_ = bpf_map_create(BPF_MAP_TYPE_HASH, "odfb_inflight", sizeof(inflight_key), sizeof(__u64), ODFB_MAX_PROCS, &mopts);
 	if (p->inflight_fd_ < 0)
 		throw std::runtime_error(fmt::format("cannot create BPF maps: {}", errtext(errno)));
+	p->hists_fd_ = bpf_map_create(BPF_MAP_TYPE_ARRAY, "odfb_hists", sizeof(__u32), sizeof(odfb_hist), ODFB_HISTS, &mopts);
+	p->gate_fd_ = bpf_map_create(BPF_MAP_TYPE_ARRAY, "odfb_fault_gate", sizeof(__u32), sizeof(__u32), 1, &mopts);
+	if (p->hists_fd_ < 0 || p->gate_fd_ < 0)
+		throw std::runtime_error(fmt::format("cannot create BPF maps: {}", errtext(errno)));
 
 	// In a container the probes must key processes as getpid() does there;
 	// a /proc from another namespace would make every /proc read wrong.
@@ -389,13 +397,19 @@ std::unique_ptr<Probes> Probes::open(const OdfInfo &odf, const ProbeOptions &opt
 	impl.objects.push_back(make_object<fork_copy_bpf>("fork_copy", fork_copy_bpf__open_opts, fork_copy_bpf__destroy, ns_only));
 	impl.objects.push_back(make_object<odf_tables_bpf>("odf_tables", odf_tables_bpf__open_opts, odf_tables_bpf__destroy,
 							  ns_only));
+	impl.objects.push_back(make_object<fault_latency_bpf>("fault_latency", fault_latency_bpf__open_opts,
+							     fault_latency_bpf__destroy, ns_only));
+	impl.objects.push_back(make_object<fork_phases_bpf>("fork_phases", fork_phases_bpf__open_opts, fork_phases_bpf__destroy,
+							   ns_only));
 
 	impl.vmlinux = btf__load_vmlinux_btf();  // NULL without kernel BTF
 	bool have_btf = impl.vmlinux != nullptr;
 	FentryCap fentry;
 	std::vector<ProbeChoice> choices = choose_all(odf, {opts.allow_fentry, opts.allow_kprobe, opts.allow_tp_btf}, impl.vmlinux, fentry);
 	for (auto &o : impl.objects)
-		load(o, choices, p->procs_fd_, p->inflight_fd_, have_btf, opts.allow_kprobe);
+		load(o, choices,
+		     {{"procs", p->procs_fd_}, {"inflight", p->inflight_fd_}, {"hists", p->hists_fd_}, {"fault_gate", p->gate_fd_}},
+		     have_btf, opts.allow_kprobe);
 	for (const auto &c : choices)
 		p->report_.push_back(attach(c, impl));
 	add_capabilities(caps, p->report_, have_btf, fentry);

@@ -69,6 +69,9 @@ public:
 	void reset_tables();
 	// The shared tracked-process map; a forked runner inherits it.
 	int procs_fd() const { return procs_fd_; }
+	// The per-trial latency histograms and their fault gate (probe/hist_table.h).
+	int hists_fd() const { return hists_fd_; }
+	int fault_gate_fd() const { return gate_fd_; }
 
 	struct Impl;
 
@@ -76,7 +79,7 @@ private:
 	Probes() = default;
 	std::vector<ProbeStatus> report_;
 	nlohmann::json caps_ = nlohmann::json::object();
-	int procs_fd_ = -1, inflight_fd_ = -1;
+	int procs_fd_ = -1, inflight_fd_ = -1, hists_fd_ = -1, gate_fd_ = -1;
 	std::unique_ptr<Impl> impl_;
 };
 

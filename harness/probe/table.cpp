@@ -23,6 +23,18 @@ const std::vector<ProbeDef> &probe_defs()
 		{"handle_mm_fault", "odf_tables", Function, {"hmf_fentry", "hmf_fexit"}, {"hmf_kprobe", "hmf_kretprobe"}, "handle_mm_fault",
 		 OdfVariant::Patchset60, "only attached on patchset-6.0 kernels, where it tells fault-time cow_pte_fallback from munmap/exit"},
 		{"tfork_one_pte_table", "odf_tables", Function, {"tfork_fentry"}, {"tfork_kprobe"}, "tfork_one_pte_table"},
+		// fault_latency: the window, then the markers that split it by what the fault did.
+		{"fault_latency", "fault_latency", Function, {"fault_fentry", "fault_fexit"}, {"fault_kprobe", "fault_kretprobe"},
+		 "handle_mm_fault"},
+		{"fault_page_copy", "fault_latency", Function, {"page_copy_fentry"}, {"page_copy_kprobe"}, "wp_page_copy"},
+		{"fault_table_copy", "fault_latency", Function, {"table_copy_fentry"}, {"table_copy_kprobe"}, "copy_pte_range",
+		 OdfVariant::Patchset60, "only patchset-6.0 kernels copy a shared table in copy_pte_range(dst == src)"},
+		{"fault_tfork_table_copy", "fault_latency", Function, {"tfork_copy_fentry"}, {"tfork_copy_kprobe"}, "tfork_one_pte_table",
+		 OdfVariant::Paper56, "only the paper kernel has tfork_one_pte_table"},
+		{"dup_mm", "fork_phases", Function, {"dup_mm_fentry", "dup_mm_fexit"}, {"dup_mm_kprobe", "dup_mm_kretprobe"}, "dup_mm"},
+		{"anon_vma_fork", "fork_phases", Function, {"avf_fentry", "avf_fexit"}, {"avf_kprobe", "avf_kretprobe"}, "anon_vma_fork"},
+		{"__pte_alloc", "fork_phases", Function, {"pte_alloc_fentry", "pte_alloc_fexit"}, {"pte_alloc_kprobe", "pte_alloc_kretprobe"},
+		 "__pte_alloc"},
 	};
 	return defs;
 }

@@ -135,10 +135,60 @@ nlohmann::json folio_setup_evidence(const TrialEnv &env, const Region &r, const 
 		{"anon_huge_kb", smaps_rollup_kb("AnonHugePages")}};
 }
 
+void record_fork_phases(nlohmann::json &t, const TrialEnv &env, const proc_stats &ps)
+{
+	if (!env.probe("clone_syscall") || ps.clones != 1)
+		return;  // the phases are of exactly one process-creating clone
+	nlohmann::json in = nlohmann::json::object(), missing = nlohmann::json::object();
+	auto piece = [&](const char *name, const char *probe, uint64_t ns) {
+		if (env.probe(probe))
+			in[name] = ns;
+		else
+			missing[name] = fmt::format("probe {} not live: {}", probe,
+						    env.probe_reason.count(probe) ? env.probe_reason.at(probe) : "unknown");
+	};
+	piece("dup_mm_ns", "dup_mm", ps.dup_mm_ns);
+	piece("anon_vma_fork_ns", "anon_vma_fork", ps.anon_vma_fork_ns);
+	piece("pte_alloc_ns", "__pte_alloc", ps.pte_alloc_ns);
+	// The paper kernel's tfork copies every VMA through copy_page_range_tfork,
+	// which calls copy_page_range itself for VMAs it cannot share.
+	if (ps.cpr_tfork_calls)
+		piece("copy_page_range_ns", "copy_page_range_tfork", ps.cpr_tfork_ns);
+	else
+		piece("copy_page_range_ns", "copy_page_range", ps.cpr_ns);
+
+	// Exclusive parts: copy_page_range holds __pte_alloc; dup_mm holds
+	// copy_page_range and anon_vma_fork; the clone holds dup_mm.
+	auto has = [&](const char *k) { return in.contains(k); };
+	auto ns = [&](const char *k) { return static_cast<int64_t>(in[k].get<uint64_t>()); };
+	nlohmann::json parts = nlohmann::json::object();
+	int64_t inside = 0;
+	if (has("copy_page_range_ns")) {
+		parts["copy_page_range"] = ns("copy_page_range_ns") - (has("pte_alloc_ns") ? ns("pte_alloc_ns") : 0);
+		inside += ns("copy_page_range_ns");
+	}
+	if (has("pte_alloc_ns"))
+		parts["pte_alloc"] = ns("pte_alloc_ns");
+	if (has("anon_vma_fork_ns")) {
+		parts["anon_vma_fork"] = ns("anon_vma_fork_ns");
+		inside += ns("anon_vma_fork_ns");
+	}
+	if (has("dup_mm_ns") && has("copy_page_range_ns") && has("anon_vma_fork_ns"))
+		parts["dup_mm_other"] = ns("dup_mm_ns") - inside;
+	int64_t clone = static_cast<int64_t>(ps.clone_ns_total);
+	parts["clone_other"] = clone - (has("dup_mm_ns") ? ns("dup_mm_ns") : inside);
+	t["fork_phases"] = {{"clone_ns", ps.clone_ns_total}, {"measured", in}, {"parts", parts}, {"missing", missing},
+			    {"calls", {{"copy_page_range", ps.cpr_tfork_calls ? ps.cpr_tfork_calls : ps.cpr_calls},
+				       {"anon_vma_fork", ps.anon_vma_fork_calls},
+				       {"pte_alloc", ps.pte_alloc_calls},
+				       {"dup_mm", ps.dup_mm_calls}}}};
+}
+
 void record_copy_counters(nlohmann::json &t, const TrialEnv &env, const proc_stats *ps, const proc_stats *cs)
 {
 	if (!ps)
 		return;
+	record_fork_phases(t, env, *ps);
 	if (env.probe("copy_page_range")) {
 		t["copy_page_range_calls"] = ps->cpr_calls;
 		t["copy_page_range_ns"] = ps->cpr_ns;

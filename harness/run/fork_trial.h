@@ -91,6 +91,11 @@ void record_folio_evidence(nlohmann::json &t, const TrialEnv &env, const Region 
 // AnonHugePages.  Returns null for other modes.
 nlohmann::json folio_setup_evidence(const TrialEnv &env, const Region &r, const std::map<std::string, uint64_t> &before);
 
+// One fork's phases from the parent's counters (bpf/fork_phases.bpf.c):
+// t["fork_phases"] = {"clone_ns", "measured": {piece: ns}, "parts": the
+// exclusive parts, clone_other the remainder, "missing": {piece: why}, "calls"}.
+// Nothing when the record holds anything but exactly one process clone.
+void record_fork_phases(nlohmann::json &t, const TrialEnv &env, const proc_stats &parent);
 void record_copy_counters(nlohmann::json &t, const TrialEnv &env, const proc_stats *parent, const proc_stats *child);
 
 }  // namespace odfb

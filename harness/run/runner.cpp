@@ -15,6 +15,7 @@
 #include "odf/switch.h"
 #include "base/sizes.h"
 #include "base/stats.h"
+#include "run/histograms.h"
 #include "run/strategy.h"
 #include "base/sysinfo.h"
 #include "odf/tfork_guard.h"
@@ -88,6 +89,7 @@ std::string scratch_dir(pid_t runner) { return fmt::format("/tmp/odfbench-cell-{
 		env.mode = mode;
 		env.odf = &odf;
 		env.procs = ProcTable(probes.procs_fd());
+		env.hists = HistTable(probes.hists_fd(), probes.fault_gate_fd());
 		for (const auto &s : probes.report()) {
 			env.probe_attached[s.name] = s.attached && probes.live(s.name);
 			env.probe_reason[s.name] = s.reason;
@@ -102,6 +104,7 @@ std::string scratch_dir(pid_t runner) { return fmt::format("/tmp/odfbench-cell-{
 		Params p{size, e.params};
 		nlohmann::json setup = w->setup(env, p);
 		setup["vm_pte_kb_before_enable"] = proc_status_kb(getpid(), "VmPTE");
+		setup["histograms_missing"] = histograms_missing(env);
 		send(out_fd, {{"type", "setup"}, {"setup", setup}});
 
 		nlohmann::json enable = nullptr;
@@ -119,7 +122,9 @@ std::string scratch_dir(pid_t runner) { return fmt::format("/tmp/odfbench-cell-{
 
 		int total = e.warmup + e.reps;
 		for (int i = 0; i < total; ++i) {
+			env.hists.reset();
 			nlohmann::json t = w->trial(env, p);
+			t["histograms"] = trial_histograms(env);
 			t["warmup"] = i < e.warmup;
 			if (i == e.warmup)  // the first measured trial: after at least one fork
 				t["use_odf_after"] = read_use_odf(getpid());
@@ -304,6 +309,10 @@ nlohmann::json run_cell(const RunSpec &spec, const Cell &c, const OdfInfo &odf, 
 			measured.push_back(t);
 	r["warmup_trials"] = r["trials"].size() - measured.size();
 	r["trials"] = measured;
+	if (auto h = cell_histograms(measured, r.contains("setup") ? r["setup"].value("histograms_missing", nlohmann::json::object())
+								   : nlohmann::json::object());
+	    !h.is_null())
+		r["histograms"] = h;
 	size_t verified = 0, shared = 0, judged = 0, flagged = 0;
 	for (auto &t : measured) {
 		verified += t.value("odf_verified", false);

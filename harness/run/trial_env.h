@@ -8,6 +8,7 @@
 
 #include "run/mode.h"
 #include "odf/detect.h"
+#include "probe/hist_table.h"
 #include "probe/proc_table.h"
 
 namespace odfb {
@@ -16,6 +17,7 @@ struct TrialEnv {
 	Mode mode = Mode::Fork;
 	const OdfInfo *odf = nullptr;
 	ProcTable procs{-1};
+	HistTable hists{-1, -1};  // emptied and the fault gate opened before each trial
 	std::map<std::string, bool> probe_attached;
 	std::map<std::string, std::string> probe_reason;
 	// fork() for fork/odf-procfs and for odf on 6.0.6; the tfork syscall
