@@ -148,3 +148,43 @@ def fork_phases(runs, outdir, written, finish, machine_text, tcg_warning):
            ("Not measured here: " + "; ".join(sorted(missing)) + ". " if missing else "") + machine_text(runs),
            [tcg_warning(runs)])
     return None
+
+
+def _us(v):
+    return "" if v is None else f"{v / 1e3:.1f}"
+
+
+def fault_numbers(runs):
+    """The report's table under fault_latency_cdf: every histogram of every cell."""
+    head = ["kernel", "workload", "size", "mode", "faults", "process", "n", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs",
+            "bucket error"]
+    rows = []
+    for label, r in hist_cells(runs):
+        h = r["histograms"]
+        for kind in ("fault_all", "fault_plain", "fault_page_copy", "fault_table_copy"):
+            for role, s in h["kinds"].get(kind, {}).items():
+                if s["count"]:
+                    rows.append([label, r["workload"], r["params"].get("size", "?"), r["mode"], kind, role, str(s["count"])] +
+                                [_us(s.get(q)) for q in ("p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns")] +
+                                [f"±{h['relative_error'] * 100:.1f}%"])
+    return head, rows
+
+
+def phase_numbers(runs):
+    """The report's table under fork_phases: each cell's median-clone trial, part by part."""
+    head = ["kernel", "size", "mode", "trials", "clone"] + [name for _, name, _ in PHASES] + ["not measured"]
+    rows = []
+    for path, doc in runs:
+        label = op.run_label(path, doc)
+        for r in doc["results"]:
+            fps = sorted((t["fork_phases"] for t in r.get("trials", []) if t.get("fork_phases")), key=lambda fp: fp["clone_ns"])
+            if r["workload"] != "fork-latency" or r["status"] != "ok" or not fps:
+                continue
+            mid = fps[(len(fps) - 1) // 2]
+            rows.append([label, r["params"].get("size", "?"), r["mode"], str(len(fps)), _us(mid["clone_ns"]) + " µs"] +
+                        [(_us(mid["parts"][k]) + " µs") if k in mid["parts"] else "" for k, _, _ in PHASES] +
+                        ["; ".join(f"{k}: {v}" for k, v in mid["missing"].items())])
+    return head, rows
+
+
+NUMBERS = {"fault_latency_cdf": fault_numbers, "fork_phases": phase_numbers}

@@ -20,6 +20,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import anatomy  # noqa: E402
 import make_figures as mf  # noqa: E402
 import odfplots as op  # noqa: E402
 from report_page import (P, Table, Pre, Figure, Details, Section, inline_svg,  # noqa: E402
@@ -261,6 +262,9 @@ def numbers_table(runs, name, comparison):
         rows += [[f"{r['run']}: {runs[r['run']][1]['run']['kernel'].get('release', '?')}", r["workload"], r["size"], r["mode"],
                   r["metric"], "", "", "", (f"not measured: {r['unavailable']}", "na")] for r in fl if "unavailable" in r]
         return Table(["run", "workload", "size", "ODF mode", "metric", "fork median", "ODF median", "speedup [95% CI]", "verdict"], rows)
+    if name in anatomy.NUMBERS:
+        head, rows = anatomy.NUMBERS[name](runs)
+        return Table(head, rows) if rows else None
     rows = []
     for workload, metrics in FIGURE_NUMBERS.get(name, []):
         for c in op.cells(runs, workload):

@@ -146,8 +146,10 @@ std::vector<nlohmann::json> kernel_ab_rows(const nlohmann::json &doc)
 	return rows;
 }
 
-// Fork vs ODF on the fault-latency tail: the cells' merged histograms
-// (run/histograms.h), per role, for every fault kind both cells have.
+// Fork vs ODF on the latency tails: the cells' merged histograms
+// (run/histograms.h), per role, for the faults and the clone, where both
+// sides have kMinTailSamples (and ten times that for a p99.9).
+constexpr uint64_t kMinTailSamples = 100;
 std::vector<nlohmann::json> tail_rows(const nlohmann::json &doc, size_t run)
 {
 	std::vector<nlohmann::json> rows;
@@ -169,6 +171,9 @@ std::vector<nlohmann::json> tail_rows(const nlohmann::json &doc, size_t run)
 					if (!ok[kind].contains(role) || !fs.contains("p99_ns") || !ok[kind][role].contains("p99_ns"))
 						continue;
 					const auto &os = ok[kind][role];
+					// A p99 of fewer than 100 samples is their maximum, not a tail.
+					if (fs["count"].get<uint64_t>() < kMinTailSamples || os["count"].get<uint64_t>() < kMinTailSamples)
+						continue;
 					nlohmann::json row = {{"run", run}, {"workload", f["workload"]}, {"size", f["params"].value("size", "")},
 							      {"mode", mode}, {"kind", kind}, {"role", role},
 							      {"fault_windows", o["histograms"].value("fault_windows", nlohmann::json::array())}};
@@ -177,7 +182,10 @@ std::vector<nlohmann::json> tail_rows(const nlohmann::json &doc, size_t run)
 						row["odf"][q] = os.value(q, nlohmann::json());
 					}
 					row["p99_ratio"] = os["p99_ns"].get<double>() / fs["p99_ns"].get<double>();
-					row["p999_ratio"] = os["p999_ns"].get<double>() / fs["p999_ns"].get<double>();
+					if (fs["count"].get<uint64_t>() >= 10 * kMinTailSamples && os["count"].get<uint64_t>() >= 10 * kMinTailSamples)
+						row["p999_ratio"] = os["p999_ns"].get<double>() / fs["p999_ns"].get<double>();
+					else
+						row["fork"]["p999_ns"] = row["odf"]["p999_ns"] = nullptr;
 					if (std::string(kind) == "fault_all" && ok.contains("fault_table_copy") && ok["fault_table_copy"].contains(role))
 						row["odf_table_copy"] = ok["fault_table_copy"][role];
 					row["relative_error"] = o["histograms"].value("relative_error", 0.0);

@@ -140,7 +140,7 @@ static std::string tails_text(const nlohmann::json &c, bool markdown)
 					 us(o["p50_ns"]), us(f["p99_ns"]), us(o["p99_ns"]), us(f["p999_ns"]), us(o["p999_ns"]),
 					 r["p99_ratio"].get<double>(), tc);
 		else
-			s += fmt::format("  {} {} {} {} {}: p99 {} -> {}, p99.9 {} -> {} (n {} / {}){}\n", r["workload"].get<std::string>(),
+			s += fmt::format("  run {} {} {} {} {} {}: p99 {} -> {}, p99.9 {} -> {} (n {} / {}){}\n", r["run"].get<int>(), r["workload"].get<std::string>(),
 					 r["size"].get<std::string>(), r["mode"].get<std::string>(), r["kind"].get<std::string>(),
 					 r["role"].get<std::string>(), us(f["p99_ns"]), us(o["p99_ns"]), us(f["p999_ns"]), us(o["p999_ns"]),
 					 f["count"].dump(), o["count"].dump(), tc.empty() ? "" : "; ODF table-copy faults n, p99: " + tc);
