@@ -68,5 +68,21 @@ $py "$here/../plots/make_figures.py" -o "$tmp/landmf" "$fx/host-6.18-landscape.j
 # Bad input: one clear line, non-zero.
 out=$($py "$here/../plots/make_figures.py" -o "$tmp/x" /nonexistent.json 2>&1); rc=$?
 [ $rc -ne 0 ] && [[ "$out" == *"/nonexistent.json: no such results file"* ]] || { echo "FAIL: bad input: rc=$rc $out"; fail=1; }
+# Fork and fault anatomy (issue #24) on both ODF kernels' runs, whose trials keep
+# their phases and whose cells keep the merged histograms: one CDF panel per size
+# with each kernel's table-copy faults drawn apart, and the phase bars, which say
+# what the paper kernel could not give.
+$py "$here/../plots/make_figures.py" -o "$tmp/anat" "$fx/anatomy-6.0.6-tcg.json" "$fx/anatomy-paper-5.6-tcg.json" >"$tmp/anat.log" ||
+	{ cat "$tmp/anat.log"; exit 1; }
+for f in fault_latency_cdf fork_phases; do
+	[ -s "$tmp/anat/$f.svg" ] || { echo "FAIL: $f.svg missing or empty"; fail=1; }
+done
+[ "$(grep -c '<g id="axes_' "$tmp/anat/fault_latency_cdf.svg")" -eq 2 ] || { echo "FAIL: fault_latency_cdf: want one panel per size (256M, 1G)"; fail=1; }
+[ "$(grep -c 'table-copy faults only' "$tmp/anat/fault_latency_cdf.svg")" -eq 4 ] ||
+	{ echo "FAIL: fault_latency_cdf: want the table-copy faults of 2 kernels x 2 sizes apart"; fail=1; }
+grep -q "within 1/32" "$tmp/anat/fault_latency_cdf.svg" || { echo "FAIL: fault_latency_cdf: no bucket error"; fail=1; }
+grep -q "page-table allocation" "$tmp/anat/fork_phases.svg" || { echo "FAIL: fork_phases: no __pte_alloc in the legend"; fail=1; }
+grep -q "dup_mm.isra.0" "$tmp/anat/fork_phases.svg" || { echo "FAIL: fork_phases: the paper kernel's missing dup_mm is not said"; fail=1; }
+grep -q "skipped fault_latency_cdf" "$tmp/host.log" || { echo "FAIL: fault_latency_cdf drawn without histograms"; fail=1; }
 [ $fail -eq 0 ] && echo "plots: all figures present"
 exit $fail

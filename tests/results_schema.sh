@@ -22,6 +22,8 @@ muts = {
   "unavailable-with-trials": lambda d: d["results"].append(dict(copy.deepcopy(d["results"][0]), status="unavailable")),
   "probe-unattached-with-mechanism": lambda d: d["run"]["probes"].append({"name": "x", "mechanism": "fentry", "attached": False, "reason": "r"}),
   "missing-ci": lambda d: d["results"][0]["summary"]["fork_ns"].pop("ci95"),
+  "histogram-missing-without-reason": lambda d: d["results"][0]["histograms"]["missing"].__setitem__("fault_all", ""),
+  "histogram-bucket-not-a-triple": lambda d: d["results"][0]["trials"][0]["histograms"]["clone"]["root"]["buckets"].append([1, 2]),
 }
 for name, f in muts.items():
     d = copy.deepcopy(doc); f(d)
