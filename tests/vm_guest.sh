@@ -60,6 +60,23 @@ for t in r["trials"]:
 PY
 then ok "run in the guest: results on the host, copy_page_range calls == VMAs"; else bad "run in the guest (rc=$rc)"; cat "$tmp/run.err"; fi
 
+# C2. Fault latency and fork phases on a kernel without ODF, by fentry and by kprobe:
+#     every fault timed, split into plain (the parent reusing what the child
+#     copied) and page-copy faults that add up to the pages written; no table copies.
+for how in fentry kprobe; do
+	flag=(); [ $how = kprobe ] && flag=(--no-fentry)
+	vm -- run -w post-fork-access -s 16M -m fork -n 3 --warmup 0 --params '{"who":"both"}' "${flag[@]}" --no-progress \
+		-o "$tmp/anat-$how.json" 2>"$tmp/anat-$how.err"; rc=$?
+	if [ $rc -eq 0 ] && $py "$(dirname "$0")/check_histograms.py" "$tmp/anat-$how.json" --expect-faults >"$tmp/anat-$how.out" &&
+		$py -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+assert "no ODF" in r["histograms"]["missing"]["fault_table_copy"], r["histograms"]["missing"]
+assert r["histograms"]["kinds"]["fault_plain"]["root"]["count"] > 0, "the parent reused no page"
+' "$tmp/anat-$how.json"; then ok "fault histograms by $how: $(tail -1 "$tmp/anat-$how.out")"
+	else bad "fault histograms by $how (rc=$rc)"; cat "$tmp/anat-$how.out" 2>/dev/null; tail -5 "$tmp/anat-$how.err"; fi
+done
+
 # D. A kernel without BTF still runs; the report names what is missing.
 vm --hide-btf -- doctor --json >"$tmp/nobtf.json" 2>"$tmp/nobtf.err"; rc=$?
 if $py -c '
