@@ -6,7 +6,7 @@ DEPS = clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev cmake g++ make pkg-co
        nlohmann-json3-dev libgtest-dev libcli11-dev libfmt-dev python3-jsonschema python3-matplotlib git \
        qemu-system-x86 busybox-static libhiredis-dev redis-server \
        libsqlite3-dev afl++ libseccomp-dev binutils util-linux \
-       chromium
+       chromium slurm-wlm munge parallel
 
 .PHONY: all deps build tool run figures performance test clean
 PY = /usr/bin/python3

@@ -91,26 +91,51 @@ def load(paths):
 
 def merge_shards(runs):
     """Shard files of one evaluation (run --shard I/N: same spec, kernel and ODF variant)
-    as one run, results in cell order; as `odfbench compare` does (harness/compare/compare.cpp)."""
-    out, group = [], {}
+    as one run, results in cell order, as `odfbench compare` does
+    (harness/compare/inputs.cpp): of two files of one shard the complete one (else the
+    later) is kept, and run.shards_missing names the shards and cells with no result."""
+    out, groups = [], {}
     for p, doc in runs:
         run = doc["run"]
         shard = (run.get("selection") or {}).get("shard")
         if not isinstance(shard, str):
             out.append((p, doc))
             continue
-        key = (json.dumps(run.get("spec"), sort_keys=True), (run.get("kernel") or {}).get("release"),
-               (run.get("odf") or {}).get("variant"), shard.split("/")[1])
-        if key not in group:
-            group[key] = len(out)
-            out.append((p, dict(doc, results=list(doc["results"]))))
-            continue
-        i = group[key]
-        first_path, merged = out[i]
-        merged["results"] += doc["results"]
-        out[i] = (first_path + "+" + p.rsplit("/", 1)[-1], merged)
-    for _, doc in out:
-        doc["results"].sort(key=lambda r: r.get("cell", 0))
+        i, n = (int(x) for x in shard.split("/"))
+        spec = {k: v for k, v in run["spec"].items() if k != "output"} if isinstance(run.get("spec"), dict) else run.get("spec")
+        key = (json.dumps(spec, sort_keys=True), (run.get("kernel") or {}).get("release"),
+               (run.get("odf") or {}).get("variant"), n)
+        if key not in groups:
+            groups[key] = (len(out), {})
+            out.append(None)
+        by_shard = groups[key][1]
+        if i in by_shard:
+            old = by_shard[i][1]["run"]
+            rank = lambda r: (r.get("status") == "complete", r.get("started", ""))  # noqa: E731
+            if rank(run) < rank(old):
+                continue
+        by_shard[i] = (p, doc)
+    for (slot, by_shard) in groups.values():
+        paths = [by_shard[i][0] for i in sorted(by_shard)]
+        docs = [by_shard[i][1] for i in sorted(by_shard)]
+        merged = dict(docs[0], results=[r for d in docs for r in d["results"]])
+        merged["run"] = dict(docs[0]["run"])
+        if any(d["run"].get("status") != "complete" for d in docs):
+            merged["run"]["status"] = next(d["run"].get("status", "?") for d in docs if d["run"].get("status") != "complete")
+        merged["results"].sort(key=lambda r: r.get("cell", 0))
+        n = int(docs[0]["run"]["selection"]["shard"].split("/")[1])
+        total = docs[0]["run"]["selection"].get("total_cells")
+        have = {r.get("cell") for r in merged["results"]}
+        said = []
+        for i in range(1, n + 1):
+            cells = [c for c in range(i - 1, total, n) if c not in have] if isinstance(total, int) else []
+            if i in by_shard and not cells:
+                continue
+            said.append(f"shard {i}/{n} {'incomplete' if i in by_shard else 'missing'} (cells "
+                        f"{', '.join(map(str, cells)) or 'none' if isinstance(total, int) else 'unknown'})")
+        if said:
+            merged["run"]["shards_missing"] = f"{len(by_shard)} of {n} shards given; " + "; ".join(said)
+        out[slot] = (paths[0] + "".join("+" + q.rsplit("/", 1)[-1] for q in paths[1:]), merged)
     return out
 
 
@@ -314,6 +339,17 @@ def _selftest():
                                                         "selection": {"shard": which}}, "results": [{"cell": cell}]})
     merged = merge_shards([shard("2/2", 1, "6.18"), shard("1/2", 0, "6.18"), shard("1/2", 0, "6.1")])
     assert len(merged) == 2 and [r["cell"] for r in merged[0][1]["results"]] == [0, 1], merged
+    # A cancelled task's partial file and its rerun: the complete one is kept; without
+    # the rerun the missing cells are named (tests/unit_stats.cpp ShardRerunReplacesTheCancelledTask).
+    def part(which, cells, status):
+        return (f"{which[0]}-{status}.json", {"run": {"spec": {"name": "q", "output": f"{which[0]}-{status}.json"}, "kernel": {"release": "6.18"}, "odf": {"variant": "none"},
+                                                      "status": status, "selection": {"shard": which, "total_cells": 5}},
+                                              "results": [{"cell": c} for c in cells]})
+    one, cut, rerun = part("1/2", [0, 2, 4], "complete"), part("2/2", [1], "interrupted"), part("2/2", [1, 3], "complete")
+    m = merge_shards([one, rerun, cut])[0][1]
+    assert [r["cell"] for r in m["results"]] == [0, 1, 2, 3, 4] and "shards_missing" not in m["run"], m
+    m = merge_shards([one, cut])[0][1]
+    assert m["run"]["shards_missing"] == "2 of 2 shards given; shard 2/2 incomplete (cells 3)", m["run"]
     print("odfplots: self-test passed")
 
 

@@ -155,6 +155,10 @@ def summary_section(runs, checks, comparison):
                          f"{ok} measured, {len(res) - ok} not", f"{tool.get('version', '?')} ({tool.get('git', '?')})"])
         blocks.append(P("Kernels evaluated:"))
         blocks.append(Table(["run", "file", "kernel", "ODF variant", "where", "status", "cells", "odfbench"], rows))
+        for i, (p, d) in enumerate(runs):
+            if d["run"].get("shards_missing"):
+                blocks.append(P(f"Run {i} is sharded and not whole: {d['run']['shards_missing']}. Rerun those shards "
+                                "(run --shard I/N) and give their files too.", "warn"))
     within = (comparison or {}).get("within", [])
     measured = [r for r in within if "unavailable" not in r]
     odf_rows = [r for r in measured if is_odf(r["mode"])]

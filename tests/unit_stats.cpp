@@ -549,7 +549,7 @@ TEST(Compare, ShardFilesMergeIntoOneRun)
 	auto shard = [](const char *which, int cell, const char *release) {
 		nlohmann::json d = {{"run", {{"status", "complete"}, {"kernel", {{"release", release}}}, {"odf", {{"variant", "none"}}},
 					     {"host", {{"cpu_model", "x"}}}, {"spec", {{"name", "s"}}},
-					     {"selection", {{"shard", which}, {"cells", std::to_string(cell)}}}}},
+					     {"selection", {{"shard", which}, {"cells", std::to_string(cell)}, {"total_cells", 3}}}}},
 				    {"results", {{{"cell", cell}, {"workload", "fork-latency"}}}}};
 		return d;
 	};
@@ -561,7 +561,42 @@ TEST(Compare, ShardFilesMergeIntoOneRun)
 	EXPECT_EQ(m["results"][0]["cell"], 0);  // cell order, whatever the file order
 	EXPECT_EQ(m["results"][1]["cell"], 1);
 	EXPECT_EQ(m["run"]["shards"].size(), 2u);
-	EXPECT_EQ(m["run"]["shards_missing"], "2 of 3 shards given");
+	EXPECT_EQ(m["run"]["shards_missing"], "2 of 3 shards given; shard 3/3 missing (cells 2)");
+	EXPECT_EQ(m["run"]["shards_missing_detail"][0]["cells"], nlohmann::json({2}));
 	EXPECT_EQ(out[1].second["run"]["kernel"]["release"], "6.1");  // another kernel: its own run
 	EXPECT_FALSE(out[2].second["run"].contains("shards"));        // not a shard: untouched
+}
+
+// A cancelled task leaves a partial file; its rerun a complete one.  Given
+// both, the merge keeps the complete one and says which it dropped; given
+// only the partial one, it names the cells that have no result.
+TEST(Compare, ShardRerunReplacesTheCancelledTask)
+{
+	auto shard = [](const char *which, std::vector<int> cells, const char *status, const char *started) {
+		nlohmann::json rs = nlohmann::json::array();
+		for (int c : cells)
+			rs.push_back({{"cell", c}, {"workload", "fork-latency"}});
+		// each shard's spec names its own output file (seen: the merge kept them apart)
+		return nlohmann::json{{"run", {{"status", status}, {"started", started}, {"kernel", {{"release", "6.18"}}},
+					       {"odf", {{"variant", "none"}}}, {"host", nlohmann::json::object()},
+					       {"spec", {{"name", "s"}, {"output", std::string(which) + started}}},
+					       {"selection", {{"shard", which}, {"total_cells", 5}}}}},
+				      {"results", rs}};
+	};
+	auto partial = shard("2/2", {1}, "interrupted", "2026-12-05T10:00:00Z");
+	auto rerun = shard("2/2", {1, 3}, "complete", "2026-12-05T09:00:00Z");  // complete wins even if older
+	auto one = shard("1/2", {0, 2, 4}, "complete", "2026-12-05T10:00:00Z");
+	auto both = merge_shards({"one.json", "partial.json", "rerun.json"}, {one, partial, rerun});
+	ASSERT_EQ(both.size(), 1u);
+	const auto &m = both[0].second;
+	EXPECT_EQ(m["results"].size(), 5u);
+	for (int c = 0; c < 5; ++c)
+		EXPECT_EQ(m["results"][c]["cell"], c);  // every cell exactly once
+	EXPECT_FALSE(m["run"].contains("shards_missing"));
+	EXPECT_EQ(m["run"]["status"], "complete");
+	ASSERT_EQ(m["run"]["shards_replaced"].size(), 1u);
+	EXPECT_EQ(m["run"]["shards_replaced"][0]["dropped"], "partial.json");
+	auto cut = merge_shards({"one.json", "partial.json"}, {one, partial})[0].second;
+	EXPECT_EQ(cut["run"]["shards_missing"], "2 of 2 shards given; shard 2/2 incomplete (cells 3)");
+	EXPECT_EQ(cut["run"]["status"], "interrupted");
 }

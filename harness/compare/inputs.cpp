@@ -6,18 +6,51 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 namespace odfb {
 
+namespace {
+
+// "2/3" -> {2, 3}
+std::pair<int, int> shard_of(const nlohmann::json &run)
+{
+	std::string s = run["selection"]["shard"];
+	return {std::stoi(s.substr(0, s.find('/'))), std::stoi(s.substr(s.find('/') + 1))};
+}
+
+// Which of two files of the same shard to keep: a complete run over one that
+// was not (a failed or cancelled task, then its rerun), else the later start.
+bool prefer(const nlohmann::json &a, const nlohmann::json &b)
+{
+	bool ca = a["run"].value("status", "") == "complete", cb = b["run"].value("status", "") == "complete";
+	if (ca != cb)
+		return ca;
+	return a["run"].value("started", "") >= b["run"].value("started", "");
+}
+
+std::string cells_text(const std::vector<int> &cells)
+{
+	return cells.empty() ? "none" : fmt::format("{}", fmt::join(cells, ", "));
+}
+
+}  // namespace
+
 std::vector<std::pair<std::string, nlohmann::json>> merge_shards(const std::vector<std::string> &paths,
 								 const std::vector<nlohmann::json> &docs)
 {
+	struct Group {
+		size_t slot;                          // index in out
+		std::map<int, size_t> by_shard;       // shard I -> index in docs
+		std::vector<nlohmann::json> replaced;
+	};
 	std::vector<std::pair<std::string, nlohmann::json>> out;
-	std::map<std::string, size_t> group;  // same spec, kernel and ODF variant -> index in out
+	std::map<std::string, Group> groups;  // same spec, kernel, ODF variant and N
 	for (size_t i = 0; i < docs.size(); ++i) {
 		const auto &run = docs[i]["run"];
 		bool shard = run.contains("selection") && run["selection"].value("shard", nlohmann::json()).is_string();
@@ -25,33 +58,81 @@ std::vector<std::pair<std::string, nlohmann::json>> merge_shards(const std::vect
 			out.emplace_back(paths[i], docs[i]);
 			continue;
 		}
-		std::string k = run["spec"].dump() + "|" + run["kernel"].value("release", "") + "|" + run["odf"].value("variant", "") + "|" +
-				run["selection"]["shard"].get<std::string>().substr(run["selection"]["shard"].get<std::string>().find('/'));
-		auto it = group.find(k);
-		if (it == group.end()) {
-			group[k] = out.size();
-			auto d = docs[i];
-			d["run"]["shards"] = {{{"path", paths[i]}, {"shard", run["selection"]["shard"]}, {"host", run["host"]}}};
-			out.emplace_back(paths[i], d);
+		auto [idx, n] = shard_of(run);
+		// Each shard names its own output file; the rest of the spec is the same.
+		nlohmann::json spec = run["spec"];
+		if (spec.is_object())
+			spec.erase("output");
+		std::string k = spec.dump() + "|" + run["kernel"].value("release", "") + "|" + run["odf"].value("variant", "") + "|" +
+				std::to_string(n);
+		auto it = groups.find(k);
+		if (it == groups.end()) {
+			it = groups.emplace(k, Group{out.size(), {}, {}}).first;
+			out.emplace_back("", nullptr);
+		}
+		auto &g = it->second;
+		auto seen = g.by_shard.find(idx);
+		if (seen == g.by_shard.end()) {
+			g.by_shard[idx] = i;
 			continue;
 		}
-		auto &[p, d] = out[it->second];
-		p += "+" + std::filesystem::path(paths[i]).filename().string();
-		for (const auto &r : docs[i]["results"])
-			d["results"].push_back(r);
-		d["run"]["shards"].push_back({{"path", paths[i]}, {"shard", run["selection"]["shard"]}, {"host", run["host"]}});
-		if (run.value("status", "") != "complete")
-			d["run"]["status"] = run["status"];
+		size_t keep = prefer(docs[i], docs[seen->second]) ? i : seen->second, drop = keep == i ? seen->second : i;
+		g.replaced.push_back({{"shard", run["selection"]["shard"]}, {"kept", paths[keep]}, {"dropped", paths[drop]},
+				      {"dropped_status", docs[drop]["run"].value("status", "?")}});
+		seen->second = keep;
 	}
-	for (auto &[p, d] : out)
-		if (d["run"].contains("shards")) {
-			auto &rs = d["results"];
-			std::stable_sort(rs.begin(), rs.end(), [](const auto &x, const auto &y) { return x.value("cell", 0) < y.value("cell", 0); });
-			std::string n = d["run"]["selection"]["shard"].get<std::string>();
-			n = n.substr(n.find('/') + 1);
-			if (d["run"]["shards"].size() != static_cast<size_t>(std::stoi(n)))
-				d["run"]["shards_missing"] = fmt::format("{} of {} shards given", d["run"]["shards"].size(), n);
+	for (auto &[k, g] : groups) {
+		std::string label;
+		nlohmann::json merged;
+		for (auto [idx, i] : g.by_shard) {
+			const auto &d = docs[i];
+			if (merged.is_null()) {
+				merged = d;
+				merged["results"] = nlohmann::json::array();
+				merged["run"]["shards"] = nlohmann::json::array();
+				label = paths[i];
+			} else
+				label += "+" + std::filesystem::path(paths[i]).filename().string();
+			for (const auto &r : d["results"])
+				merged["results"].push_back(r);
+			merged["run"]["shards"].push_back({{"path", paths[i]}, {"shard", d["run"]["selection"]["shard"]}, {"host", d["run"]["host"]}});
+			if (d["run"].value("status", "") != "complete")
+				merged["run"]["status"] = d["run"]["status"];
 		}
+		auto &rs = merged["results"];
+		std::stable_sort(rs.begin(), rs.end(), [](const auto &x, const auto &y) { return x.value("cell", 0) < y.value("cell", 0); });
+		if (!g.replaced.empty())
+			merged["run"]["shards_replaced"] = g.replaced;
+		// What is missing: whole shards, and cells a given shard planned but has
+		// no result for (a task killed midway).  Shard I of N holds the cells
+		// I-1, I-1+N, ... of the spec's total.
+		int n = shard_of(merged["run"]).second;
+		const auto &sel = merged["run"]["selection"];
+		int total = sel.contains("total_cells") && sel["total_cells"].is_number() ? sel["total_cells"].get<int>() : -1;
+		std::set<int> have;
+		for (const auto &r : rs)
+			if (r.contains("cell") && r["cell"].is_number())
+				have.insert(r["cell"].get<int>());
+		std::vector<std::string> said;
+		nlohmann::json detail = nlohmann::json::array();
+		for (int i = 1; i <= n; ++i) {
+			std::vector<int> cells;
+			for (int c = i - 1; total >= 0 && c < total; c += n)
+				if (!have.count(c))
+					cells.push_back(c);
+			bool given = g.by_shard.count(i);
+			if (given && cells.empty())
+				continue;
+			detail.push_back({{"shard", fmt::format("{}/{}", i, n)}, {"given", given}, {"cells", cells}});
+			said.push_back(fmt::format("shard {}/{} {} (cells {})", i, n, given ? "incomplete" : "missing",
+						   total >= 0 ? cells_text(cells) : "unknown: the files do not say the spec's total"));
+		}
+		if (!said.empty()) {
+			merged["run"]["shards_missing"] = fmt::format("{} of {} shards given; {}", g.by_shard.size(), n, fmt::join(said, "; "));
+			merged["run"]["shards_missing_detail"] = detail;
+		}
+		out[g.slot] = {label, merged};
+	}
 	return out;
 }
 
