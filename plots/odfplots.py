@@ -123,12 +123,18 @@ def merge_shards(runs):
         if any(d["run"].get("status") != "complete" for d in docs):
             merged["run"]["status"] = next(d["run"].get("status", "?") for d in docs if d["run"].get("status") != "complete")
         merged["results"].sort(key=lambda r: r.get("cell", 0))
-        n = int(docs[0]["run"]["selection"]["shard"].split("/")[1])
-        total = docs[0]["run"]["selection"].get("total_cells")
+        sel = docs[0]["run"]["selection"]
+        n = int(sel["shard"].split("/")[1])
+        total = sel.get("total_cells")
+        listed = sel.get("shard_cells") if isinstance(sel.get("shard_cells"), list) and len(sel["shard_cells"]) == n else None
+        if listed:
+            total = sum(len(x) for x in listed)
         have = {r.get("cell") for r in merged["results"]}
         said = []
         for i in range(1, n + 1):
-            cells = [c for c in range(i - 1, total, n) if c not in have] if isinstance(total, int) else []
+            # builds before cell groups wrote no shard_cells: their shards were I-1 modulo N
+            planned = listed[i - 1] if listed else range(i - 1, total, n) if isinstance(total, int) else []
+            cells = [c for c in planned if c not in have]
             if i in by_shard and not cells:
                 continue
             said.append(f"shard {i}/{n} {'incomplete' if i in by_shard else 'missing'} (cells "

@@ -129,7 +129,15 @@ int report(ReportArgs a)
 				unlink(t.c_str());
 	};
 	try {
-		replace_file_atomically(tmp_cmp, compare_runs(result_paths, results).dump());
+		// Shards merged first, as report.py merges them: the comparison's run
+		// numbers must be the page's.
+		std::vector<std::string> merged_paths;
+		std::vector<nlohmann::json> merged;
+		for (auto &[p, d] : merge_shards(result_paths, results)) {
+			merged_paths.push_back(p);
+			merged.push_back(std::move(d));
+		}
+		replace_file_atomically(tmp_cmp, compare_runs(merged_paths, merged).dump());
 	} catch (const std::exception &e) {
 		cleanup();
 		die(e.what(), 1);

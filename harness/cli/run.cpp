@@ -103,6 +103,10 @@ int run(const RunArgs &a)
 		if (!a.shard.empty())
 			ropts.shard = parse_shard(a.shard);
 		cells = select_cells(all, ropts.shard, only);
+		if (cells.empty() && ropts.shard && !only)
+			throw SpecError(fmt::format("shard {} of this spec is empty: its {} cells form {} groups (a workload at one size, "
+						    "every mode), fewer than {}",
+						    a.shard, all.size(), all.empty() ? 0 : all.back().group + 1, ropts.shard->count));
 		if (cells.empty())
 			throw SpecError(fmt::format("shard {} of this spec's {} cells is empty", a.shard, all.size()));
 		if (spec.fit_to_memory) {
@@ -217,8 +221,9 @@ void add_run_command(CLI::App &app, int &exit_code)
 	sub->add_option("--cell-timeout", a->cell_timeout, "Seconds before a (workload, size, mode) cell counts as hung and is killed")
 		->capture_default_str();
 	sub->add_option("--shard", a->shard,
-			"I/N: run only the cells whose index is I-1 modulo N (spread a spec over N machines; compare and the "
-			"figures take the N files as one run)");
+			"I/N: run only the cell groups (a workload at one size, every mode) whose index is I-1 modulo N "
+			"(spread a spec over N machines, fork and ODF of a group on the same one; compare and the figures "
+			"take the N files as one run)");
 	sub->add_option("--cells", a->cells, "Run only these cell indices of the spec, e.g. 0,3,7-9 (run.selection lists them)");
 	a->pf.add(sub);
 	sub->callback([a, &exit_code] { exit_code = run(*a); });

@@ -104,8 +104,8 @@ std::vector<std::pair<std::string, nlohmann::json>> merge_shards(const std::vect
 		if (!g.replaced.empty())
 			merged["run"]["shards_replaced"] = g.replaced;
 		// What is missing: whole shards, and cells a given shard planned but has
-		// no result for (a task killed midway).  Shard I of N holds the cells
-		// I-1, I-1+N, ... of the spec's total.
+		// no result for (a task killed midway).  Every shard file lists every
+		// shard's cells (run.selection.shard_cells).
 		int n = shard_of(merged["run"]).second;
 		const auto &sel = merged["run"]["selection"];
 		int total = sel.contains("total_cells") && sel["total_cells"].is_number() ? sel["total_cells"].get<int>() : -1;
@@ -115,17 +115,24 @@ std::vector<std::pair<std::string, nlohmann::json>> merge_shards(const std::vect
 				have.insert(r["cell"].get<int>());
 		std::vector<std::string> said;
 		nlohmann::json detail = nlohmann::json::array();
+		// Builds before cell groups wrote no shard_cells: their shards were I-1 modulo N.
+		bool listed = sel.contains("shard_cells") && sel["shard_cells"].is_array() && sel["shard_cells"].size() == static_cast<size_t>(n);
 		for (int i = 1; i <= n; ++i) {
 			std::vector<int> cells;
-			for (int c = i - 1; total >= 0 && c < total; c += n)
-				if (!have.count(c))
-					cells.push_back(c);
+			if (listed) {
+				for (const auto &c : sel["shard_cells"][i - 1])
+					if (!have.count(c.get<int>()))
+						cells.push_back(c.get<int>());
+			} else
+				for (int c = i - 1; total >= 0 && c < total; c += n)
+					if (!have.count(c))
+						cells.push_back(c);
 			bool given = g.by_shard.count(i);
 			if (given && cells.empty())
 				continue;
 			detail.push_back({{"shard", fmt::format("{}/{}", i, n)}, {"given", given}, {"cells", cells}});
 			said.push_back(fmt::format("shard {}/{} {} (cells {})", i, n, given ? "incomplete" : "missing",
-						   total >= 0 ? cells_text(cells) : "unknown: the files do not say the spec's total"));
+						   listed || total >= 0 ? cells_text(cells) : "unknown: the files do not say the spec's total"));
 		}
 		if (!said.empty()) {
 			merged["run"]["shards_missing"] = fmt::format("{} of {} shards given; {}", g.by_shard.size(), n, fmt::join(said, "; "));

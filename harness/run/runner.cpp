@@ -403,10 +403,20 @@ nlohmann::json selection_json(const RunSpec &spec, const std::vector<Cell> &cell
 				   {"size", format_size(c.size)},
 				   {"size_bytes", c.size},
 				   {"mode", mode_name(c.mode)}});
-	return {{"total_cells", expand_cells(spec).size()},
-		{"shard", opts.shard ? nlohmann::json(opts.shard->text()) : nlohmann::json(nullptr)},
-		{"cells", format_cell_list(idx)},
-		{"planned", planned}};
+	auto all = expand_cells(spec);
+	nlohmann::json sel = {{"total_cells", all.size()},
+			      {"shard", opts.shard ? nlohmann::json(opts.shard->text()) : nlohmann::json(nullptr)},
+			      {"cells", format_cell_list(idx)},
+			      {"planned", planned}};
+	// Every shard's cells, so a merge can name what a missing shard held.
+	if (opts.shard)
+		for (int i = 1; i <= opts.shard->count; ++i) {
+			std::vector<size_t> in;
+			for (const auto &c : select_cells(all, Shard{i, opts.shard->count}, std::nullopt))
+				in.push_back(c.index);
+			sel["shard_cells"].push_back(in);
+		}
+	return sel;
 }
 
 }  // namespace

@@ -245,10 +245,11 @@ nlohmann::json RunSpec::to_json() const
 std::vector<Cell> expand_cells(const RunSpec &spec)
 {
 	std::vector<Cell> cells;
+	size_t group = 0;  // one per (experiment, size)
 	for (size_t e = 0; e < spec.experiments.size(); ++e)
-		for (size_t s = 0; s < spec.experiments[e].sizes.size(); ++s)
+		for (size_t s = 0; s < spec.experiments[e].sizes.size(); ++s, ++group)
 			for (auto m : spec.experiments[e].modes)
-				cells.push_back({cells.size(), e, s, spec.experiments[e].sizes[s], m});
+				cells.push_back({cells.size(), e, s, spec.experiments[e].sizes[s], m, group});
 	return cells;
 }
 
@@ -315,7 +316,7 @@ std::vector<Cell> select_cells(const std::vector<Cell> &all, const std::optional
 {
 	std::vector<Cell> out;
 	for (const auto &c : all) {
-		if (shard && c.index % static_cast<size_t>(shard->count) != static_cast<size_t>(shard->index - 1))
+		if (shard && c.group % static_cast<size_t>(shard->count) != static_cast<size_t>(shard->index - 1))
 			continue;
 		if (only && !std::binary_search(only->begin(), only->end(), c.index))
 			continue;

@@ -47,11 +47,16 @@ struct Cell {
 	size_t size_index = 0;  // into that experiment's sizes
 	uint64_t size = 0;
 	Mode mode = Mode::Fork;
+	// (experiment, size) in spec order: a workload at one size under every
+	// mode, the cells compare sets against each other.  A shard holds whole groups.
+	size_t group = 0;
 };
 std::vector<Cell> expand_cells(const RunSpec &spec);
 
-// `--shard I/N`: the cells whose index is I-1 modulo N, so every cell is in
-// exactly one of the N shards and each shard mixes the spec's workloads.
+// `--shard I/N`: the cell groups whose index is I-1 modulo N, so every cell is
+// in exactly one of the N shards, each shard mixes the spec's workloads, and
+// fork and ODF of one workload and size always run on the same machine (a
+// cell-by-cell round robin put every fork cell of a 3-mode spec in shard 1).
 struct Shard {
 	int index = 1, count = 1;
 	std::string text() const { return std::to_string(index) + "/" + std::to_string(count); }
