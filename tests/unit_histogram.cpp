@@ -25,8 +25,9 @@ TEST(Histogram, BucketsTileTheRangeWithoutGapsOrOverlap)
 		ASSERT_GT(hi, lo);
 		ASSERT_EQ(Histogram::bucket_of(lo), i);
 		ASSERT_EQ(Histogram::bucket_of(hi - 1), i);
-		if (i >= ODFB_HIST_SUB)  // the stated width: at most 1/16 of the lower bound
+		if (i >= ODFB_HIST_SUB) {  // the stated width: at most 1/16 of the lower bound
 			ASSERT_LE(static_cast<double>(hi - lo), static_cast<double>(lo) / ODFB_HIST_SUB);
+		}
 		expect_lo = hi;
 	}
 	EXPECT_EQ(Histogram::bounds(ODFB_HIST_BUCKETS - 1).second, 1ull << (ODFB_HIST_MAX_EXP + 1));
