@@ -18,16 +18,52 @@ py=/usr/bin/python3
 tmp=$(mktemp -d /tmp/odfbench-shards.XXXXXX)
 chmod 755 "$tmp"
 daemons=()
+# Processes of our cluster besides the daemons and their children: slurmstepd
+# (slurmd daemonizes it, so its parent is init and stopping slurmd leaves it
+# running) and the job under it.  All carry our SLURM_CONF; read with builtins
+# only, as a forked reader would carry it too.
+ours=()
+find_ours() {
+	local f p e st ppid
+	ours=()
+	[ -n "${SLURM_CONF:-}" ] || return 0
+	for f in /proc/[0-9]*/environ; do
+		p=${f#/proc/} p=${p%/environ}
+		[ "$p" = $$ ] && continue
+		mapfile -d '' e 2>/dev/null <"$f" || continue
+		[[ " ${e[*]} " == *" SLURM_CONF=$SLURM_CONF "* ]] || continue
+		read -r st 2>/dev/null <"/proc/$p/stat" || continue
+		st=${st##*) } ppid=${st#* } ppid=${ppid%% *}
+		[[ " ${daemons[*]} " == *" $p "* || " ${daemons[*]} " == *" $ppid "* ]] && continue
+		ours+=("$p")
+	done
+}
 cleanup() {
-	local pid
+	local rc=$? pid left=()
+	if [ -n "${SLURM_CONF:-}" ]; then
+		# Jobs first, while slurmctld can still cancel them; then whatever is left.
+		scancel --quiet --user root 2>/dev/null
+		for _ in $(seq 50); do find_ours; [ ${#ours[@]} -eq 0 ] && break; sleep 0.2; done
+		for pid in "${ours[@]}"; do kill "$pid" 2>/dev/null; done
+	fi
 	for pid in "${daemons[@]}"; do kill "$pid" 2>/dev/null; done
-	for pid in "${daemons[@]}"; do
+	for pid in "${daemons[@]}" "${ours[@]}"; do
 		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$pid" 2>/dev/null
 	done
+	# Never leave a daemon or a job behind: check, and say so if one survived.
+	find_ours
+	for pid in "${daemons[@]}" "${ours[@]}"; do
+		kill -0 "$pid" 2>/dev/null && left+=("$pid $(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null)")
+	done
+	if [ ${#left[@]} -gt 0 ]; then
+		printf 'FAIL: still running after the test: %s\n' "${left[@]}"
+		rc=1
+	fi
 	rm -rf "$tmp"
+	exit $rc
 }
-trap cleanup EXIT
+trap cleanup EXIT  # on SIGTERM too; trapping TERM would wait for sbatch --wait
 fail() { echo "FAIL: $*"; exit 1; }
 
 # The recipes cannot drift: the README quotes each file whole.
