@@ -4,7 +4,9 @@
  * inside that window say whether the fault copied a page (wp_page_copy) or a
  * PTE table on demand (6.0.6: copy_pte_range with dst_vma == src_vma; paper
  * 5.6.19: tfork_one_pte_table).  The split rule: table copy if one happened,
- * else page copy if one happened, else plain. */
+ * else page copy if one happened, else plain.  Kernel-mode faults of a
+ * tracked process (get_user_pages) open an untimed window of their own, which
+ * odf_tables reads to tell a fault-time cow_pte_fallback from munmap's. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -15,26 +17,26 @@
 
 static __always_inline int fault_enter(unsigned long flags)
 {
-	if (((__u32)flags & ODFB_FAULT_FLAG_USER) && current_proc())
-		inflight_start(INFLIGHT_USER_FAULT);
+	if (current_proc())
+		inflight_start(((__u32)flags & ODFB_FAULT_FLAG_USER) ? INFLIGHT_USER_FAULT : INFLIGHT_FAULT);
 	return 0;
 }
 
 static __always_inline int fault_exit(void)
 {
-	struct proc_stats *ps;
+	struct proc_stats *ps = current_proc();
 	__u64 d, unused;
 	int table, page;
 
-	/* Kernel-mode faults (get_user_pages, copy_to_user) never started a
-	 * window: no entry here is the common, expected case. */
-	if (!inflight_end(INFLIGHT_USER_FAULT, &d))
+	if (!ps)
+		return 0;  /* one lookup for every other process's fault */
+	if (!inflight_end(INFLIGHT_USER_FAULT, &d)) {
+		if (!inflight_end(INFLIGHT_FAULT, &d))
+			unmatched(ps);
 		return 0;
+	}
 	table = inflight_end(INFLIGHT_MARK_TABLE_COPY, &unused);
 	page = inflight_end(INFLIGHT_MARK_PAGE_COPY, &unused);
-	ps = current_proc();
-	if (!ps)
-		return 0;
 	ADD(ps->faults_timed, 1);
 	if (table)
 		ADD(ps->faults_table_copy, 1);

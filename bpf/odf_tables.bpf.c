@@ -58,33 +58,18 @@ static __always_inline int hcp_exit(long ret)
 	return 0;
 }
 
-/* cow_pte_fallback also runs from munmap and exit; a handle_mm_fault window
- * of the same thread tells a fault-time reuse from those. */
+/* cow_pte_fallback also runs from munmap and exit; fault_latency's
+ * handle_mm_fault window (user or kernel fault) of the same thread tells a
+ * fault-time reuse from those. */
 static __always_inline int fallback(void)
 {
 	struct proc_stats *ps = current_proc();
 	if (!ps)
 		return 0;
-	if (inflight_active(INFLIGHT_FAULT))
+	if (inflight_active(INFLIGHT_USER_FAULT) || inflight_active(INFLIGHT_FAULT))
 		ADD(ps->fallback_fault, 1);
 	else
 		ADD(ps->fallback_other, 1);
-	return 0;
-}
-
-static __always_inline int fault_enter(void)
-{
-	if (current_proc())
-		inflight_start(INFLIGHT_FAULT);
-	return 0;
-}
-
-static __always_inline int fault_exit(void)
-{
-	struct proc_stats *ps = current_proc();
-	__u64 d;
-	if (ps && !inflight_end(INFLIGHT_FAULT, &d))
-		unmatched(ps);
 	return 0;
 }
 
@@ -117,15 +102,6 @@ SEC("fentry/cow_pte_fallback")
 int BPF_PROG(fallback_fentry) { return fallback(); }
 SEC("kprobe/cow_pte_fallback")
 int BPF_KPROBE(fallback_kprobe) { return fallback(); }
-
-SEC("fentry/handle_mm_fault")
-int BPF_PROG(hmf_fentry) { return fault_enter(); }
-SEC("fexit/handle_mm_fault")
-int BPF_PROG(hmf_fexit) { return fault_exit(); }
-SEC("kprobe/handle_mm_fault")
-int BPF_KPROBE(hmf_kprobe) { return fault_enter(); }
-SEC("kretprobe/handle_mm_fault")
-int BPF_KRETPROBE(hmf_kretprobe) { return fault_exit(); }
 
 SEC("fentry/tfork_one_pte_table")
 int BPF_PROG(tfork_fentry) { return tfork_table(); }

@@ -204,7 +204,7 @@ public:
 			t["cpte_fault"] = cr.cpte_fault + pr.cpte_fault;
 		if (env.probe("handle_cow_pte"))
 			t["handle_cow_pte_reused"] = cr.hcp_reused + pr.hcp_reused;
-		if (env.probe("cow_pte_fallback"))
+		if (env.probe("cow_pte_fallback") && env.probe("fault_latency"))
 			t["cow_pte_fallback_fault"] = cr.fallback_fault + pr.fallback_fault;
 		if (env.probe("tfork_one_pte_table"))
 			t["tfork_table_copies"] = cr.tfork_copies + pr.tfork_copies;

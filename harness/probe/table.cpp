@@ -20,8 +20,6 @@ const std::vector<ProbeDef> &probe_defs()
 		{"copy_pte_range", "odf_tables", Function, {"cpte_fentry"}, {"cpte_kprobe"}, "copy_pte_range"},
 		{"handle_cow_pte", "odf_tables", Function, {"hcp_fentry", "hcp_fexit"}, {"hcp_kprobe", "hcp_kretprobe"}, "handle_cow_pte"},
 		{"cow_pte_fallback", "odf_tables", Function, {"fallback_fentry"}, {"fallback_kprobe"}, "cow_pte_fallback"},
-		{"handle_mm_fault", "odf_tables", Function, {"hmf_fentry", "hmf_fexit"}, {"hmf_kprobe", "hmf_kretprobe"}, "handle_mm_fault",
-		 OdfVariant::Patchset60, "only attached on patchset-6.0 kernels, where it tells fault-time cow_pte_fallback from munmap/exit"},
 		{"tfork_one_pte_table", "odf_tables", Function, {"tfork_fentry"}, {"tfork_kprobe"}, "tfork_one_pte_table"},
 		// fault_latency: the window, then the markers that split it by what the fault did.
 		{"fault_latency", "fault_latency", Function, {"fault_fentry", "fault_fexit"}, {"fault_kprobe", "fault_kretprobe"},

@@ -34,10 +34,10 @@ const ProbeDef *find_probe_def(std::string_view name);  // nullptr if unknown
 // Probes that run on every page fault of every process while live.  They cost
 // each fault about 100 ns on this machine's host kernel and far more under
 // TCG (docs/performance.md), so the runner makes them live per cell
-// (`--fault-probe`).  cow_pte_fallback is here because its fault/other split
-// needs the handle_mm_fault window.
-inline const std::vector<std::string> kPerFaultProbes = {"page_fault_user",  "handle_cow_pte",  "handle_mm_fault",
-							 "cow_pte_fallback", "fault_latency",   "fault_page_copy",
-							 "fault_table_copy", "fault_tfork_table_copy"};
+// (`--fault-probe`).  cow_pte_fallback's fault/other split needs
+// fault_latency's handle_mm_fault window.
+inline const std::vector<std::string> kPerFaultProbes = {"page_fault_user",  "handle_cow_pte",   "cow_pte_fallback",
+							 "fault_latency",    "fault_page_copy",  "fault_table_copy",
+							 "fault_tfork_table_copy"};
 
 }  // namespace odfb

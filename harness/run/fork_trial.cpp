@@ -207,7 +207,7 @@ void record_copy_counters(nlohmann::json &t, const TrialEnv &env, const proc_sta
 		t["handle_cow_pte_calls"] = ps->hcp_calls + cs->hcp_calls;
 		t["handle_cow_pte_reused"] = ps->hcp_ret1 + cs->hcp_ret1;
 	}
-	if (env.probe("cow_pte_fallback"))
+	if (env.probe("cow_pte_fallback") && env.probe("fault_latency"))  // its window splits the calls
 		t["cow_pte_fallback_fault"] = ps->fallback_fault + cs->fallback_fault;
 	if (env.probe("tfork_one_pte_table"))
 		t["tfork_table_copies"] = ps->tfork_table_copies + cs->tfork_table_copies;
